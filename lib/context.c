@@ -1,0 +1,448 @@
+/* context.c - instance, device choice, device facts, errors, context lifetime. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+
+/* ------------------------------------------------------------ status and errors */
+
+unsigned lsuv_version_number(void) { return LSUV_VERSION_NUMBER; }
+const char *lsuv_version_string(void) { return LSUV_VERSION_STRING; }
+
+const char *lsuv_status_string(lsuv_status status)
+{
+    switch (status) {
+    case LSUV_OK: return "LSUV_OK";
+    case LSUV_ERROR_INVALID_ARGUMENT: return "LSUV_ERROR_INVALID_ARGUMENT";
+    case LSUV_ERROR_NO_LOADER: return "LSUV_ERROR_NO_LOADER";
+    case LSUV_ERROR_NO_DEVICE: return "LSUV_ERROR_NO_DEVICE";
+    case LSUV_ERROR_OUT_OF_HOST_MEMORY: return "LSUV_ERROR_OUT_OF_HOST_MEMORY";
+    case LSUV_ERROR_OUT_OF_DEVICE_MEMORY: return "LSUV_ERROR_OUT_OF_DEVICE_MEMORY";
+    case LSUV_ERROR_DEVICE_LOST: return "LSUV_ERROR_DEVICE_LOST";
+    case LSUV_ERROR_VULKAN: return "LSUV_ERROR_VULKAN";
+    case LSUV_ERROR_UNSUPPORTED: return "LSUV_ERROR_UNSUPPORTED";
+    case LSUV_ERROR_SHAPE: return "LSUV_ERROR_SHAPE";
+    case LSUV_ERROR_NOT_FOUND: return "LSUV_ERROR_NOT_FOUND";
+    case LSUV_ERROR_IO: return "LSUV_ERROR_IO";
+    case LSUV_ERROR_FORMAT: return "LSUV_ERROR_FORMAT";
+    case LSUV_ERROR_BAD_DATA: return "LSUV_ERROR_BAD_DATA";
+    }
+    return "LSUV_ERROR_UNKNOWN";
+}
+
+lsuv_status lsuv_fail(lsuv_context *ctx, lsuv_status status, const char *fmt, ...)
+{
+    if (ctx) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ctx->error, sizeof ctx->error, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+const char *lsuv_vk_result_string(VkResult r)
+{
+    switch (r) {
+#define CASE(x) case x: return #x;
+    CASE(VK_SUCCESS) CASE(VK_NOT_READY) CASE(VK_TIMEOUT) CASE(VK_INCOMPLETE)
+    CASE(VK_ERROR_OUT_OF_HOST_MEMORY) CASE(VK_ERROR_OUT_OF_DEVICE_MEMORY)
+    CASE(VK_ERROR_INITIALIZATION_FAILED) CASE(VK_ERROR_DEVICE_LOST) CASE(VK_ERROR_MEMORY_MAP_FAILED)
+    CASE(VK_ERROR_LAYER_NOT_PRESENT) CASE(VK_ERROR_EXTENSION_NOT_PRESENT)
+    CASE(VK_ERROR_FEATURE_NOT_PRESENT) CASE(VK_ERROR_INCOMPATIBLE_DRIVER)
+    CASE(VK_ERROR_TOO_MANY_OBJECTS) CASE(VK_ERROR_FORMAT_NOT_SUPPORTED)
+    CASE(VK_ERROR_FRAGMENTED_POOL) CASE(VK_ERROR_UNKNOWN) CASE(VK_ERROR_OUT_OF_POOL_MEMORY)
+    CASE(VK_ERROR_INVALID_EXTERNAL_HANDLE) CASE(VK_ERROR_FRAGMENTATION)
+    CASE(VK_ERROR_INVALID_OPAQUE_CAPTURE_ADDRESS)
+#undef CASE
+    default: return "VK_ERROR_(other)";
+    }
+}
+
+lsuv_status lsuv_vk_fail(lsuv_context *ctx, VkResult r, const char *what)
+{
+    lsuv_status st;
+    switch (r) {
+    case VK_ERROR_OUT_OF_HOST_MEMORY: st = LSUV_ERROR_OUT_OF_HOST_MEMORY; break;
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+    case VK_ERROR_TOO_MANY_OBJECTS:
+    case VK_ERROR_FRAGMENTATION: st = LSUV_ERROR_OUT_OF_DEVICE_MEMORY; break;
+    case VK_ERROR_DEVICE_LOST: st = LSUV_ERROR_DEVICE_LOST; break;
+    case VK_ERROR_FEATURE_NOT_PRESENT:
+    case VK_ERROR_EXTENSION_NOT_PRESENT:
+    case VK_ERROR_INCOMPATIBLE_DRIVER: st = LSUV_ERROR_UNSUPPORTED; break;
+    default: st = LSUV_ERROR_VULKAN; break;
+    }
+    return lsuv_fail(ctx, st, "%s failed: %s", what, lsuv_vk_result_string(r));
+}
+
+/* ------------------------------------------------------------ devices */
+
+void lsuv_context_options_init(lsuv_context_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->device_index = -1;
+}
+
+static int has_extension(const VkExtensionProperties *ext, uint32_t n, const char *name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(ext[i].extensionName, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Reads what the kernels need to know of a physical device. */
+static void read_device_info(const lsuv_vk_instance_table *vki, VkPhysicalDevice pd, lsuv_device_info *info)
+{
+    memset(info, 0, sizeof *info);
+    VkPhysicalDeviceDriverProperties driver = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+    VkPhysicalDeviceSubgroupProperties sub = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
+                                              .pNext = &driver};
+    VkPhysicalDeviceMaintenance3Properties m3 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES, .pNext = &sub};
+    VkPhysicalDeviceProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &m3};
+    vki->vkGetPhysicalDeviceProperties2(pd, &props);
+    const VkPhysicalDeviceLimits *l = &props.properties.limits;
+    snprintf(info->name, sizeof info->name, "%s", props.properties.deviceName);
+    snprintf(info->driver, sizeof info->driver, "%s %s", driver.driverName, driver.driverInfo);
+    switch (props.properties.deviceType) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: info->type = LSUV_DEVICE_DISCRETE_GPU; break;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: info->type = LSUV_DEVICE_INTEGRATED_GPU; break;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: info->type = LSUV_DEVICE_VIRTUAL_GPU; break;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: info->type = LSUV_DEVICE_CPU; break;
+    default: info->type = LSUV_DEVICE_OTHER; break;
+    }
+    info->vendor_id = props.properties.vendorID;
+    info->device_id = props.properties.deviceID;
+    info->api_version = props.properties.apiVersion;
+    info->subgroup_size = sub.subgroupSize;
+    info->subgroup_operations = sub.supportedOperations;
+    if (!(sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT))
+        info->subgroup_operations = 0;
+    info->max_shared_memory = l->maxComputeSharedMemorySize;
+    info->max_workgroup_invocations = l->maxComputeWorkGroupInvocations;
+    for (int i = 0; i < 3; i++) {
+        info->max_workgroup_size[i] = l->maxComputeWorkGroupSize[i];
+        info->max_workgroup_count[i] = l->maxComputeWorkGroupCount[i];
+    }
+    info->max_storage_buffer_range = l->maxStorageBufferRange;
+    info->max_allocation_size = m3.maxMemoryAllocationSize;
+    info->timestamp_period_ns = l->timestampComputeAndGraphics ? l->timestampPeriod : 0;
+
+    VkPhysicalDeviceMemoryProperties mp;
+    vki->vkGetPhysicalDeviceMemoryProperties(pd, &mp);
+    info->heap_count = mp.memoryHeapCount;
+    for (uint32_t i = 0; i < mp.memoryHeapCount; i++)
+        if ((mp.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+            mp.memoryHeaps[i].size > info->device_local_bytes)
+            info->device_local_bytes = mp.memoryHeaps[i].size;
+
+    VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+    VkPhysicalDeviceFeatures2 f = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12};
+    if (props.properties.apiVersion >= VK_API_VERSION_1_2)
+        vki->vkGetPhysicalDeviceFeatures2(pd, &f);
+    info->float64 = f.features.shaderFloat64;
+    info->int64 = f.features.shaderInt64;
+    info->float16 = f12.shaderFloat16;
+    info->buffer_device_address = f12.bufferDeviceAddress;
+
+    uint32_t n = 0;
+    vki->vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL);
+    VkExtensionProperties *ext = calloc(n ? n : 1, sizeof *ext);
+    if (ext && vki->vkEnumerateDeviceExtensionProperties(pd, NULL, &n, ext) == VK_SUCCESS)
+        info->cooperative_matrix = has_extension(ext, n, "VK_NV_cooperative_matrix") ||
+                                   has_extension(ext, n, "VK_KHR_cooperative_matrix");
+    free(ext);
+}
+
+static int type_rank(lsuv_device_type t)
+{
+    switch (t) {
+    case LSUV_DEVICE_DISCRETE_GPU: return 0;
+    case LSUV_DEVICE_INTEGRATED_GPU: return 1;
+    case LSUV_DEVICE_VIRTUAL_GPU: return 2;
+    case LSUV_DEVICE_CPU: return 3;
+    default: return 4;
+    }
+}
+
+static int contains_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return n == 0;
+}
+
+/* Opens the loader and an instance into ctx (only its loader/instance/vki fields). */
+static lsuv_status open_instance(lsuv_context *ctx)
+{
+    if (lsuv_vk_loader_open(&ctx->loader, ctx->error, sizeof ctx->error) != 0)
+        return LSUV_ERROR_NO_LOADER;
+    uint32_t version = VK_API_VERSION_1_0;
+    if (ctx->loader.vkEnumerateInstanceVersion)
+        ctx->loader.vkEnumerateInstanceVersion(&version);
+    if (version < VK_API_VERSION_1_2)
+        return lsuv_fail(ctx, LSUV_ERROR_NO_DEVICE,
+                         "the Vulkan loader supports API %u.%u; lsuv-vk needs Vulkan 1.2: update libvulkan1",
+                         VK_API_VERSION_MAJOR(version), VK_API_VERSION_MINOR(version));
+    VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO, .pApplicationName = "lsuv-vk",
+                             .pEngineName = "lsuv-vk", .engineVersion = LSUV_VERSION_NUMBER,
+                             .apiVersion = VK_API_VERSION_1_2};
+    VkInstanceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pApplicationInfo = &app};
+    VkResult r = ctx->loader.vkCreateInstance(&ci, NULL, &ctx->instance);
+    if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
+        return lsuv_fail(ctx, LSUV_ERROR_NO_DEVICE,
+                         "no Vulkan driver found (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER); install "
+                         "one, e.g. 'apt-get install mesa-vulkan-drivers' for lavapipe, and check "
+                         "VK_DRIVER_FILES / VK_ICD_FILENAMES");
+    if (r != VK_SUCCESS) {
+        ctx->instance = VK_NULL_HANDLE;
+        return lsuv_vk_fail(ctx, r, "vkCreateInstance");
+    }
+    const char *missing = lsuv_vk_load_instance(&ctx->loader, ctx->instance, &ctx->vki);
+    if (missing)
+        return lsuv_fail(ctx, LSUV_ERROR_NO_DEVICE, "the Vulkan loader lacks %s", missing);
+    return LSUV_OK;
+}
+
+static void close_instance(lsuv_context *ctx)
+{
+    if (ctx->instance && ctx->vki.vkDestroyInstance)
+        ctx->vki.vkDestroyInstance(ctx->instance, NULL);
+    ctx->instance = VK_NULL_HANDLE;
+    lsuv_vk_loader_close(&ctx->loader);
+}
+
+static lsuv_status list_physical(lsuv_context *ctx, VkPhysicalDevice **out, uint32_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    VkResult r = ctx->vki.vkEnumeratePhysicalDevices(ctx->instance, count, NULL);
+    if (r != VK_SUCCESS)
+        return lsuv_vk_fail(ctx, r, "vkEnumeratePhysicalDevices");
+    if (*count == 0)
+        return lsuv_fail(ctx, LSUV_ERROR_NO_DEVICE,
+                         "no Vulkan device found; install a driver, e.g. 'apt-get install "
+                         "mesa-vulkan-drivers' (lavapipe, a CPU device), and check VK_DRIVER_FILES / "
+                         "VK_ICD_FILENAMES");
+    *out = calloc(*count, sizeof **out);
+    if (!*out)
+        return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    r = ctx->vki.vkEnumeratePhysicalDevices(ctx->instance, count, *out);
+    if (r != VK_SUCCESS && r != VK_INCOMPLETE) {
+        free(*out);
+        *out = NULL;
+        return lsuv_vk_fail(ctx, r, "vkEnumeratePhysicalDevices");
+    }
+    return LSUV_OK;
+}
+
+static void copy_error(char *err, size_t err_size, const char *msg)
+{
+    if (err && err_size)
+        snprintf(err, err_size, "%s", msg);
+}
+
+lsuv_status lsuv_enumerate_devices(lsuv_device_info *infos, int *count, char *err, size_t err_size)
+{
+    if (!count || *count < 0 || (*count > 0 && !infos)) {
+        copy_error(err, err_size, "lsuv_enumerate_devices: count must be given and infos hold *count entries");
+        return LSUV_ERROR_INVALID_ARGUMENT;
+    }
+    lsuv_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        copy_error(err, err_size, "out of host memory");
+        return LSUV_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    VkPhysicalDevice *pds = NULL;
+    uint32_t n = 0;
+    lsuv_status st = open_instance(ctx);
+    if (st == LSUV_OK)
+        st = list_physical(ctx, &pds, &n);
+    if (st == LSUV_OK) {
+        for (uint32_t i = 0; i < n && (int)i < *count; i++)
+            read_device_info(&ctx->vki, pds[i], &infos[i]);
+        *count = (int)n;
+    } else {
+        *count = 0;
+        copy_error(err, err_size, ctx->error);
+    }
+    free(pds);
+    close_instance(ctx);
+    free(ctx);
+    return st;
+}
+
+/* Picks the device: explicit index/name, else LSUV_DEVICE, else by type rank. */
+static lsuv_status choose_device(lsuv_context *ctx, const lsuv_context_options *o)
+{
+    VkPhysicalDevice *pds;
+    uint32_t n;
+    lsuv_status st = list_physical(ctx, &pds, &n);
+    if (st != LSUV_OK)
+        return st;
+    lsuv_device_info *infos = calloc(n, sizeof *infos);
+    if (!infos) {
+        free(pds);
+        return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    for (uint32_t i = 0; i < n; i++)
+        read_device_info(&ctx->vki, pds[i], &infos[i]);
+
+    int index = o->device_index;
+    const char *name = o->device_name;
+    const char *env = getenv("LSUV_DEVICE");
+    const char *source = "options";
+    if (index < 0 && !name && env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end == '\0')
+            index = (int)v;
+        else
+            name = env;
+        source = "LSUV_DEVICE";
+    }
+    int chosen = -1;
+    if (index >= 0) {
+        if ((uint32_t)index >= n)
+            st = lsuv_fail(ctx, LSUV_ERROR_NO_DEVICE, "device index %d (from %s) but only %u device(s) exist",
+                           index, source, n);
+        else
+            chosen = index;
+    } else if (name) {
+        for (uint32_t i = 0; i < n && chosen < 0; i++)
+            if (contains_nocase(infos[i].name, name))
+                chosen = (int)i;
+        if (chosen < 0)
+            st = lsuv_fail(ctx, LSUV_ERROR_NO_DEVICE, "no device name contains '%s' (from %s); see 'lsuv-vk devices'",
+                           name, source);
+    } else {
+        for (uint32_t i = 0; i < n; i++)
+            if (infos[i].buffer_device_address && infos[i].api_version >= VK_API_VERSION_1_2 &&
+                (chosen < 0 || type_rank(infos[i].type) < type_rank(infos[chosen].type)))
+                chosen = (int)i;
+        if (chosen < 0)
+            st = lsuv_fail(ctx, LSUV_ERROR_NO_DEVICE,
+                           "no device supports Vulkan 1.2 with bufferDeviceAddress (found %u device(s), "
+                           "first: %s)", n, infos[0].name);
+    }
+    if (chosen >= 0) {
+        ctx->physical = pds[chosen];
+        ctx->info = infos[chosen];
+        if (!ctx->info.buffer_device_address || ctx->info.api_version < VK_API_VERSION_1_2)
+            st = lsuv_fail(ctx, LSUV_ERROR_UNSUPPORTED,
+                           "device %s lacks Vulkan 1.2 bufferDeviceAddress, which lsuv-vk needs", ctx->info.name);
+        else if (ctx->info.max_workgroup_invocations < 256)
+            st = lsuv_fail(ctx, LSUV_ERROR_UNSUPPORTED, "device %s allows only %u invocations per workgroup (256 needed)",
+                           ctx->info.name, ctx->info.max_workgroup_invocations);
+    }
+    free(infos);
+    free(pds);
+    return st;
+}
+
+static lsuv_status create_device(lsuv_context *ctx)
+{
+    uint32_t nq = 0;
+    ctx->vki.vkGetPhysicalDeviceQueueFamilyProperties(ctx->physical, &nq, NULL);
+    VkQueueFamilyProperties qf[16];
+    if (nq > 16)
+        nq = 16;
+    ctx->vki.vkGetPhysicalDeviceQueueFamilyProperties(ctx->physical, &nq, qf);
+    int family = -1;
+    for (uint32_t i = 0; i < nq; i++) /* a compute queue, preferring one with timestamps */
+        if ((qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) &&
+            (family < 0 || (qf[i].timestampValidBits && !qf[family].timestampValidBits)))
+            family = (int)i;
+    if (family < 0)
+        return lsuv_fail(ctx, LSUV_ERROR_UNSUPPORTED, "device %s has no compute queue", ctx->info.name);
+    ctx->queue_family = (uint32_t)family;
+    if (!qf[family].timestampValidBits)
+        ctx->info.timestamp_period_ns = 0;
+
+    float priority = 1.0f;
+    VkDeviceQueueCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+                                  .queueFamilyIndex = ctx->queue_family, .queueCount = 1,
+                                  .pQueuePriorities = &priority};
+    VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                            .bufferDeviceAddress = VK_TRUE};
+    VkPhysicalDeviceFeatures2 f = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12};
+    f.features.shaderFloat64 = ctx->info.float64 ? VK_TRUE : VK_FALSE;
+    f.features.shaderInt64 = ctx->info.int64 ? VK_TRUE : VK_FALSE;
+    VkDeviceCreateInfo di = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &f,
+                             .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi};
+    VkResult r = ctx->vki.vkCreateDevice(ctx->physical, &di, NULL, &ctx->device);
+    if (r != VK_SUCCESS) {
+        ctx->device = VK_NULL_HANDLE;
+        return lsuv_vk_fail(ctx, r, "vkCreateDevice");
+    }
+    const char *missing = lsuv_vk_load_device(&ctx->vki, ctx->device, &ctx->vk);
+    if (missing)
+        return lsuv_fail(ctx, LSUV_ERROR_VULKAN, "device function %s could not be loaded", missing);
+    ctx->vk.vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
+    ctx->vki.vkGetPhysicalDeviceMemoryProperties(ctx->physical, &ctx->memory_properties);
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_context_create(const lsuv_context_options *options, lsuv_context **out, char *err,
+                                size_t err_size)
+{
+    if (!out) {
+        copy_error(err, err_size, "lsuv_context_create: out is NULL");
+        return LSUV_ERROR_INVALID_ARGUMENT;
+    }
+    *out = NULL;
+    lsuv_context_options defaults;
+    lsuv_context_options_init(&defaults);
+    if (!options)
+        options = &defaults;
+    lsuv_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        copy_error(err, err_size, "out of host memory");
+        return LSUV_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    lsuv_status st = open_instance(ctx);
+    if (st == LSUV_OK)
+        st = choose_device(ctx, options);
+    if (st == LSUV_OK)
+        st = create_device(ctx);
+    if (st == LSUV_OK)
+        st = lsuv_commands_create(ctx);
+    if (st == LSUV_OK)
+        st = lsuv_pipelines_create(ctx);
+    if (st != LSUV_OK) {
+        copy_error(err, err_size, ctx->error);
+        lsuv_context_destroy(ctx);
+        return st;
+    }
+    ctx->error[0] = '\0';
+    *out = ctx;
+    return LSUV_OK;
+}
+
+void lsuv_context_destroy(lsuv_context *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->device) {
+        ctx->vk.vkDeviceWaitIdle(ctx->device);
+        lsuv_pipelines_destroy(ctx);
+        lsuv_commands_destroy(ctx);
+        lsuv_memory_destroy(ctx);
+        ctx->vk.vkDestroyDevice(ctx->device, NULL);
+    }
+    close_instance(ctx);
+    free(ctx);
+}
+
+const lsuv_device_info *lsuv_context_device(const lsuv_context *ctx) { return ctx ? &ctx->info : NULL; }
+const char *lsuv_context_last_error(const lsuv_context *ctx) { return ctx ? ctx->error : ""; }

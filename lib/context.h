@@ -1,0 +1,167 @@
+/* context.h - the context (internal): device, dispatch tables, memory, commands.
+ * Everything a kernel's host code needs: buffers (memory.c), recording and
+ * submitting work (commands.c), pipelines (pipelines.c), errors (context.c). */
+#ifndef LSUV_CONTEXT_H
+#define LSUV_CONTEXT_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "lsuv.h"
+#include "vk_loader.h"
+
+/* A range of device memory: sub-allocated from one of the context's large blocks.
+ * Shaders reach it through its device address (VK_KHR_buffer_device_address, core in
+ * Vulkan 1.2), so no descriptor and no maxStorageBufferRange limit applies. */
+typedef struct lsuv_buffer {
+    uint64_t address;  /* device address of the first byte; 0 = no buffer */
+    uint64_t size;     /* bytes */
+    VkBuffer vk;       /* the block's buffer (shared) */
+    uint64_t offset;   /* offset of this range in vk */
+    int block;         /* index of the block */
+} lsuv_buffer;
+
+typedef struct lsuv_block {
+    VkDeviceMemory memory;
+    VkBuffer buffer;
+    uint64_t size, address;
+    void *host;                 /* mapped pointer when host-visible and coherent */
+    struct lsuv_range *free_ranges; /* sorted, coalesced free list */
+} lsuv_block;
+
+/* Phases that device time is charged to (bench reports them). */
+typedef enum lsuv_phase {
+    LSUV_PHASE_FILL = 0,
+    LSUV_PHASE_ORTHONORMALIZE,
+    LSUV_PHASE_FORWARD,
+    LSUV_PHASE_MOMENTS,
+    LSUV_PHASE_OTHER,
+    LSUV_PHASE_COUNT
+} lsuv_phase;
+
+#define LSUV_MAX_PUSH 128
+#define LSUV_MAX_SPEC 8
+#define LSUV_QUERY_COUNT 8192
+
+typedef struct lsuv_pipeline_entry {
+    int shader;                     /* index into lsuv_shader_table */
+    uint32_t spec[LSUV_MAX_SPEC];   /* specialization constants 0..nspec-1 */
+    int nspec;
+    VkPipeline pipeline;
+} lsuv_pipeline_entry;
+
+struct lsuv_context {
+    lsuv_vk_loader loader;
+    lsuv_vk_instance_table vki;
+    lsuv_vk_device_table vk;
+    VkInstance instance;
+    VkPhysicalDevice physical;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    lsuv_device_info info;
+    VkPhysicalDeviceMemoryProperties memory_properties;
+
+    /* memory (memory.c) */
+    lsuv_block *blocks;
+    int block_count;
+    uint32_t memory_type;       /* for blocks */
+    int memory_host_visible;    /* blocks are mapped: uploads are memcpy */
+    VkBuffer staging;           /* host-visible staging buffer for non-mapped blocks */
+    VkDeviceMemory staging_memory;
+    void *staging_host;
+    uint64_t staging_size;
+    uint64_t bytes_in_use, bytes_peak;
+    lsuv_buffer *scratch;       /* scratch chunks (bump-allocated, reset per submit) */
+    uint64_t *scratch_used;
+    int scratch_count;
+
+    /* commands (commands.c) */
+    VkCommandPool command_pool;
+    VkCommandBuffer cmd;
+    VkFence fence;
+    int recording;
+    int dispatches_since_barrier;
+    VkQueryPool query_pool;     /* VK_NULL_HANDLE when timestamps are unsupported */
+    uint32_t query_used;
+    uint8_t query_phase[LSUV_QUERY_COUNT / 2];
+    lsuv_phase phase;
+    int profiling;
+    double phase_seconds[LSUV_PHASE_COUNT];
+    uint64_t submissions;
+
+    /* pipelines (pipelines.c) */
+    VkPipelineLayout pipeline_layout; /* push constants only, no descriptor sets */
+    lsuv_pipeline_entry *pipelines;
+    int pipeline_count, pipeline_capacity;
+
+    char error[1024];
+};
+
+/* ---- errors (context.c) */
+/* Records a message for the context and returns status (printf-style). */
+lsuv_status lsuv_fail(lsuv_context *ctx, lsuv_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Maps a VkResult to a status and records "what: VK_ERROR_..." */
+lsuv_status lsuv_vk_fail(lsuv_context *ctx, VkResult result, const char *what);
+const char *lsuv_vk_result_string(VkResult result);
+
+/* ---- memory (memory.c) */
+/* Sub-allocates bytes (rounded up to 256) of device memory. Zero bytes is refused. */
+lsuv_status lsuv_buffer_alloc(lsuv_context *ctx, uint64_t bytes, lsuv_buffer *out);
+/* Returns the range to its block; safe on a zeroed buffer. Only after the work that
+ * used it has completed (lsuv_submit). */
+void lsuv_buffer_free(lsuv_context *ctx, lsuv_buffer *buf);
+/* Host <-> device copies. They submit pending work first and wait for completion. */
+lsuv_status lsuv_buffer_upload(lsuv_context *ctx, const lsuv_buffer *buf, uint64_t offset,
+                               const void *src, uint64_t bytes);
+lsuv_status lsuv_buffer_download(lsuv_context *ctx, const lsuv_buffer *buf, uint64_t offset,
+                                 void *dst, uint64_t bytes);
+/* Records a fill of the range with a 32-bit pattern (e.g. 0x7fc00000, a NaN, to poison). */
+lsuv_status lsuv_buffer_fill(lsuv_context *ctx, const lsuv_buffer *buf, uint32_t pattern);
+/* A view of part of a buffer (no allocation). */
+lsuv_buffer lsuv_buffer_slice(const lsuv_buffer *buf, uint64_t offset, uint64_t bytes);
+/* Scratch memory for a kernel's temporaries: valid until the recorded work has been
+ * submitted and completed (lsuv_submit resets it). Grows in the first runs only. */
+lsuv_status lsuv_scratch(lsuv_context *ctx, uint64_t bytes, lsuv_buffer *out);
+void lsuv_memory_destroy(lsuv_context *ctx);
+
+/* ---- commands (commands.c)
+ * Kernels only record; lsuv_submit ends the command buffer, submits it once and waits.
+ * Every dispatch is preceded by a compute->compute memory barrier when needed, so
+ * recorded kernels see each other's results in order. */
+lsuv_status lsuv_record_begin(lsuv_context *ctx);
+/* Records one dispatch of kernel `name` (a shader in shaders/) with push constants.
+ * spec/nspec: specialization constants (constant_id 0..nspec-1), may be NULL/0.
+ * Group counts above the device limit are refused: kernels loop (grid-stride). */
+lsuv_status lsuv_dispatch(lsuv_context *ctx, const char *name, const uint32_t *spec, int nspec,
+                          const void *push, uint32_t push_size, uint32_t gx, uint32_t gy,
+                          uint32_t gz);
+/* Records a barrier so the next dispatch or copy sees all earlier writes. */
+void lsuv_barrier(lsuv_context *ctx);
+/* Submits what was recorded (if anything) and waits for it. */
+lsuv_status lsuv_submit(lsuv_context *ctx);
+/* Sets the phase that following dispatches are timed under. */
+void lsuv_set_phase(lsuv_context *ctx, lsuv_phase phase);
+/* Number of workgroups for n items at per_group items each, capped at the device's
+ * maxComputeWorkGroupCount[0] (shaders loop over the rest). */
+uint32_t lsuv_groups(const lsuv_context *ctx, uint64_t n, uint32_t per_group);
+void lsuv_commands_destroy(lsuv_context *ctx);
+lsuv_status lsuv_commands_create(lsuv_context *ctx);
+
+/* ---- pipelines (pipelines.c) */
+lsuv_status lsuv_pipeline_get(lsuv_context *ctx, const char *name, const uint32_t *spec, int nspec,
+                              VkPipeline *out);
+lsuv_status lsuv_pipelines_create(lsuv_context *ctx);
+void lsuv_pipelines_destroy(lsuv_context *ctx);
+
+/* ---- embedded SPIR-V (generated: build/shaders/lsuv_shaders.c) */
+typedef struct lsuv_shader {
+    const char *name;
+    const uint32_t *code;
+    size_t bytes;
+} lsuv_shader;
+extern const lsuv_shader lsuv_shader_table[];
+extern const int lsuv_shader_count;
+
+#endif

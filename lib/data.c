@@ -1,0 +1,1 @@
+/* data.c - to be written */

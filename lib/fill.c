@@ -1,0 +1,1 @@
+/* fill.c - to be written */

@@ -1,0 +1,59 @@
+/* formats.h - file formats (internal): .npy and IDX readers, safetensors writer/reader.
+ * Host-only code: no Vulkan here. Errors are written into err (err_size bytes) and say
+ * what was found and where ("data.npy: dtype '<f8' is not float32 ('<f4')"). */
+#ifndef LSUV_FORMATS_H
+#define LSUV_FORMATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lsuv.h"
+
+#define LSUV_MAX_DIMS 8
+
+/* A float32 array in host memory, C order. */
+typedef struct lsuv_host_array {
+    int ndim;
+    int64_t shape[LSUV_MAX_DIMS];
+    float *data; /* malloc'ed; free() it */
+} lsuv_host_array;
+
+/* .npy v1/v2/v3, dtype '<f4' (or '|f4'/'=f4' on little-endian hosts), fortran_order False,
+ * 2 <= ndim <= 4. Anything else is refused with LSUV_ERROR_FORMAT. */
+lsuv_status lsuv_npy_read(const char *path, lsuv_host_array *out, char *err, size_t err_size);
+/* Writes a float32 C-order .npy (used by tests and the CLI), atomically. */
+lsuv_status lsuv_npy_write(const char *path, const lsuv_host_array *a, char *err, size_t err_size);
+
+/* IDX (magic 0x0000 08 NN, big-endian dims), uint8 data, plain or gzip (told by the
+ * 1f 8b magic). Images (ndim 3: N x H x W) become N x 1 x H x W floats in [0,1];
+ * ndim 2 (N x F) becomes N x F; ndim 1 (labels) is refused (not image data). */
+lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, size_t err_size);
+
+/* True when the file starts like .npy / IDX (plain or gzip). */
+int lsuv_file_is_npy(const char *path);
+
+typedef enum lsuv_dtype { LSUV_DTYPE_F32 = 0, LSUV_DTYPE_I64 = 1 } lsuv_dtype;
+
+typedef struct lsuv_st_tensor {
+    const char *name;
+    lsuv_dtype dtype;
+    int ndim;                      /* 0 for a scalar */
+    int64_t shape[LSUV_MAX_DIMS];
+    const void *data;              /* little-endian F32 or I64 values */
+} lsuv_st_tensor;
+
+/* safetensors: 8-byte little-endian header length, JSON header (names in the given
+ * order, "data_offsets" into the data area, padded with spaces to a multiple of 8),
+ * then the raw data. Written to "<path>.tmp-XXXXXX" in the same folder, fsync'ed, then
+ * renamed over path: on any failure no partial file is left and path is untouched. */
+lsuv_status lsuv_safetensors_write(const char *path, const lsuv_st_tensor *tensors, size_t count,
+                                   char *err, size_t err_size);
+
+/* Reads a safetensors file (F32 and I64 tensors). On success *tensors is a malloc'ed
+ * array of *count entries whose names and data are malloc'ed too; free with
+ * lsuv_safetensors_free. Malformed files give LSUV_ERROR_FORMAT with a message. */
+lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, size_t *count,
+                                  char *err, size_t err_size);
+void lsuv_safetensors_free(lsuv_st_tensor *tensors, size_t count);
+
+#endif

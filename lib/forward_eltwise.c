@@ -1,0 +1,1 @@
+/* forward_eltwise.c - to be written */

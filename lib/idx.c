@@ -1,0 +1,1 @@
+/* idx.c - to be written */

@@ -1,0 +1,95 @@
+/* kernels.h - host side of the compute kernels (internal).
+ * Each function validates its arguments (LSUV_ERROR_INVALID_ARGUMENT with a message on
+ * the context), then *records* its dispatches: nothing runs until lsuv_submit(). Buffers
+ * hold float32 unless said otherwise. Sizes above maxStorageBufferRange are fine:
+ * shaders address memory through buffer device addresses and 64-bit-safe index math. */
+#ifndef LSUV_KERNELS_H
+#define LSUV_KERNELS_H
+
+#include "context.h"
+
+/* ---- Gaussian fill (fill.c, shaders/fill_normal.comp, shaders/philox.glsl)
+ * buf[i] = N(seed, offset + i) for i in [0, n): Philox4x32-10 keyed by seed, counter
+ * (offset+i)/4, Box-Muller on uniforms in (0,1); value i depends only on (seed, i). */
+lsuv_status lsuv_k_fill_normal(lsuv_context *ctx, const lsuv_buffer *buf, uint64_t n,
+                               uint64_t seed, uint64_t offset);
+
+/* ---- orthonormalization (orthonormalize.c, shaders/mgs_*.comp)
+ * a: rows x cols, row-major. rows <= cols: rows become orthonormal; else columns.
+ * Modified Gram-Schmidt with re-orthogonalization, positive diag(R) (QR sign convention).
+ * Uses scratch memory from the context. */
+lsuv_status lsuv_k_orthonormalize(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows,
+                                  uint32_t cols);
+
+/* ---- forward (forward.c, shaders/gemm.comp, conv2d.comp, ...) */
+/* y[n][o] = sum_i x[n][i] * w[o][i] (+ bias[o] when bias != NULL) */
+lsuv_status lsuv_k_dense(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *w,
+                         const lsuv_buffer *bias, const lsuv_buffer *y, uint32_t batch,
+                         uint32_t in, uint32_t out);
+
+typedef struct lsuv_conv2d_params {
+    uint32_t batch, in_channels, in_h, in_w;
+    uint32_t out_channels, kernel_h, kernel_w;
+    uint32_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
+    uint32_t out_h, out_w; /* filled by lsuv_conv2d_output_size */
+} lsuv_conv2d_params;
+/* Computes out_h/out_w; returns 0 if the geometry is invalid (empty output etc). */
+int lsuv_conv2d_output_size(lsuv_conv2d_params *p);
+/* y (N,K,OH,OW) = conv(x (N,C,H,W), w (K,C/groups,R,S)) (+ bias[K]) */
+lsuv_status lsuv_k_conv2d(lsuv_context *ctx, const lsuv_conv2d_params *p, const lsuv_buffer *x,
+                          const lsuv_buffer *w, const lsuv_buffer *bias, const lsuv_buffer *y);
+
+typedef enum lsuv_act_kind {
+    LSUV_K_ACT_NONE = 0, LSUV_K_ACT_RELU, LSUV_K_ACT_LEAKY, LSUV_K_ACT_PRELU, LSUV_K_ACT_TANH,
+    LSUV_K_ACT_SIGMOID, LSUV_K_ACT_ELU, LSUV_K_ACT_GELU, LSUV_K_ACT_SILU
+} lsuv_act_kind; /* same values as lsuv_activation */
+
+/* Fused per-channel affine + activation over an NCHW tensor of count elements with
+ * `channels` channels of `spatial` elements each (dense: spatial 1):
+ *   c = (i / spatial) % channels
+ *   t = x[i] * alpha * (scale ? scale[c] : 1) + (shift ? shift[c] : 0)
+ *   y[i] = act(t)          (PReLU: slope = slopes[c]; leaky: param; ELU: param = alpha)
+ * y may equal x (in place). Covers bias add, rescaling, batch norm and activations. */
+lsuv_status lsuv_k_affine_act(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y,
+                              uint64_t count, uint32_t channels, uint32_t spatial, float alpha,
+                              const lsuv_buffer *scale, const lsuv_buffer *shift,
+                              lsuv_act_kind act, float param, const lsuv_buffer *slopes);
+
+/* maxout: x (N, C*k... ) -> y (N, C/k, HW): y[n][c][s] = max_j x[n][c*k + j][s] */
+lsuv_status lsuv_k_maxout(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y,
+                          uint32_t batch, uint32_t channels, uint32_t spatial, uint32_t k);
+
+typedef struct lsuv_pool2d_params {
+    uint32_t batch, channels, in_h, in_w;
+    uint32_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+    int max;               /* 1 max, 0 average (padding excluded from the count? no: */
+                           /* PyTorch default count_include_pad=True: divide by kh*kw) */
+    uint32_t out_h, out_w; /* filled by lsuv_pool2d_output_size (floor mode) */
+} lsuv_pool2d_params;
+int lsuv_pool2d_output_size(lsuv_pool2d_params *p);
+lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const lsuv_buffer *x,
+                          const lsuv_buffer *y);
+
+/* y[i] = a[i] + b[i], i < count (y may alias a or b) */
+lsuv_status lsuv_k_add(lsuv_context *ctx, const lsuv_buffer *a, const lsuv_buffer *b,
+                       const lsuv_buffer *y, uint64_t count);
+/* Channel concat piece: copies src (N, src_channels, spatial) into channels
+ * [channel_offset, channel_offset + src_channels) of dst (N, dst_channels, spatial). */
+lsuv_status lsuv_k_copy_channels(lsuv_context *ctx, const lsuv_buffer *src, const lsuv_buffer *dst,
+                                 uint32_t batch, uint32_t src_channels, uint32_t dst_channels,
+                                 uint32_t channel_offset, uint32_t spatial);
+
+/* ---- moments (moments.c, shaders/moments_*.comp)
+ * Mean and (population) variance by per-thread Welford + Chan merges (subgroup, shared
+ * memory, workgroups), on data shifted by a pilot value so large means do not cancel.
+ * Per channel: x is NCHW (batch, channels, spatial); channels = 1, spatial = count,
+ * batch = 1 gives the whole tensor.
+ * Result: out holds 2 floats per channel {mean, variance} (out->size >= 8*channels). */
+lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t batch,
+                           uint32_t channels, uint64_t spatial, const lsuv_buffer *out);
+/* Convenience for tests and one-off use: records, submits, downloads.
+ * mean/var: arrays of `channels` doubles. */
+lsuv_status lsuv_moments_now(lsuv_context *ctx, const lsuv_buffer *x, uint32_t batch,
+                             uint32_t channels, uint64_t spatial, double *mean, double *var);
+
+#endif

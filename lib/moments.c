@@ -1,0 +1,1 @@
+/* moments.c - to be written */

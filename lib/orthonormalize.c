@@ -1,0 +1,1 @@
+/* orthonormalize.c - to be written */

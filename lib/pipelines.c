@@ -1,0 +1,101 @@
+/* pipelines.c - compute pipelines from the embedded SPIR-V, created on first use and
+ * cached per (shader, specialization constants). One pipeline layout serves all: push
+ * constants only, since shaders reach buffers through device addresses. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+
+lsuv_status lsuv_pipelines_create(lsuv_context *ctx)
+{
+    VkPushConstantRange range = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0,
+                                 .size = LSUV_MAX_PUSH};
+    VkPipelineLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                     .pushConstantRangeCount = 1, .pPushConstantRanges = &range};
+    VkResult r = ctx->vk.vkCreatePipelineLayout(ctx->device, &li, NULL, &ctx->pipeline_layout);
+    return r == VK_SUCCESS ? LSUV_OK : lsuv_vk_fail(ctx, r, "vkCreatePipelineLayout");
+}
+
+void lsuv_pipelines_destroy(lsuv_context *ctx)
+{
+    if (!ctx->device)
+        return;
+    for (int i = 0; i < ctx->pipeline_count; i++)
+        ctx->vk.vkDestroyPipeline(ctx->device, ctx->pipelines[i].pipeline, NULL);
+    free(ctx->pipelines);
+    ctx->pipelines = NULL;
+    ctx->pipeline_count = ctx->pipeline_capacity = 0;
+    if (ctx->pipeline_layout)
+        ctx->vk.vkDestroyPipelineLayout(ctx->device, ctx->pipeline_layout, NULL);
+}
+
+static lsuv_status create_pipeline(lsuv_context *ctx, const lsuv_shader *sh, const uint32_t *spec,
+                                   int nspec, VkPipeline *out)
+{
+    VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                                   .codeSize = sh->bytes, .pCode = sh->code};
+    VkShaderModule module;
+    VkResult r = ctx->vk.vkCreateShaderModule(ctx->device, &mi, NULL, &module);
+    if (r != VK_SUCCESS)
+        return lsuv_vk_fail(ctx, r, "vkCreateShaderModule");
+    VkSpecializationMapEntry entries[LSUV_MAX_SPEC];
+    for (int i = 0; i < nspec; i++)
+        entries[i] = (VkSpecializationMapEntry){.constantID = (uint32_t)i,
+                                                .offset = (uint32_t)(i * sizeof(uint32_t)),
+                                                .size = sizeof(uint32_t)};
+    VkSpecializationInfo si = {.mapEntryCount = (uint32_t)nspec, .pMapEntries = entries,
+                               .dataSize = (size_t)nspec * sizeof(uint32_t), .pData = spec};
+    VkComputePipelineCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                  .stage = VK_SHADER_STAGE_COMPUTE_BIT, .module = module, .pName = "main",
+                  .pSpecializationInfo = nspec ? &si : NULL},
+        .layout = ctx->pipeline_layout};
+    r = ctx->vk.vkCreateComputePipelines(ctx->device, VK_NULL_HANDLE, 1, &ci, NULL, out);
+    ctx->vk.vkDestroyShaderModule(ctx->device, module, NULL);
+    if (r != VK_SUCCESS)
+        return lsuv_vk_fail(ctx, r, sh->name);
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_pipeline_get(lsuv_context *ctx, const char *name, const uint32_t *spec, int nspec,
+                              VkPipeline *out)
+{
+    int shader = -1;
+    for (int i = 0; i < lsuv_shader_count; i++)
+        if (strcmp(lsuv_shader_table[i].name, name) == 0)
+            shader = i;
+    if (shader < 0)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "no shader named '%s' is built in", name);
+    if (nspec < 0 || nspec > LSUV_MAX_SPEC)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "shader %s: %d specialization constants", name,
+                         nspec);
+    for (int i = 0; i < ctx->pipeline_count; i++) {
+        lsuv_pipeline_entry *e = &ctx->pipelines[i];
+        if (e->shader == shader && e->nspec == nspec &&
+            (nspec == 0 || memcmp(e->spec, spec, (size_t)nspec * sizeof *spec) == 0)) {
+            *out = e->pipeline;
+            return LSUV_OK;
+        }
+    }
+    if (ctx->pipeline_count == ctx->pipeline_capacity) {
+        int cap = ctx->pipeline_capacity ? 2 * ctx->pipeline_capacity : 32;
+        lsuv_pipeline_entry *grown = realloc(ctx->pipelines, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for pipelines");
+        ctx->pipelines = grown;
+        ctx->pipeline_capacity = cap;
+    }
+    lsuv_pipeline_entry *e = &ctx->pipelines[ctx->pipeline_count];
+    memset(e, 0, sizeof *e);
+    e->shader = shader;
+    e->nspec = nspec;
+    if (nspec)
+        memcpy(e->spec, spec, (size_t)nspec * sizeof *spec);
+    lsuv_status st = create_pipeline(ctx, &lsuv_shader_table[shader], spec, nspec, &e->pipeline);
+    if (st != LSUV_OK)
+        return st;
+    ctx->pipeline_count++;
+    *out = e->pipeline;
+    return LSUV_OK;
+}

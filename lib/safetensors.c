@@ -1,0 +1,1 @@
+/* safetensors.c - to be written */

@@ -1,0 +1,89 @@
+/* test_memory.c - sub-allocation, copies, out-of-memory recovery, dispatch basics. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+
+static void push_addr(uint32_t *p, const lsuv_buffer *b)
+{
+    p[0] = (uint32_t)b->address;
+    p[1] = (uint32_t)(b->address >> 32);
+}
+
+/* y = a + b through the add kernel, checked exactly. */
+static void run_add(lsuv_context *ctx, size_t n)
+{
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (float)(i % 1000);
+        b[i] = 0.5f;
+    }
+    lsuv_buffer ba = test_upload(ctx, a, n), bb = test_upload(ctx, b, n), by = test_alloc_poisoned(ctx, n);
+    uint32_t push[7];
+    push_addr(push, &ba);
+    push_addr(push + 2, &bb);
+    push_addr(push + 4, &by);
+    push[6] = (uint32_t)n;
+    cr_assert_eq(lsuv_dispatch(ctx, "add", NULL, 0, push, sizeof push, lsuv_groups(ctx, n, 256), 1, 1), LSUV_OK,
+                 "%s", lsuv_context_last_error(ctx));
+    float *y = test_download(ctx, &by, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(y[i], a[i] + 0.5f, "y[%zu] = %g", i, y[i]);
+    free(y);
+    free(a);
+    free(b);
+    lsuv_buffer_free(ctx, &ba);
+    lsuv_buffer_free(ctx, &bb);
+    lsuv_buffer_free(ctx, &by);
+}
+
+Test(memory, dispatch_add_odd_size) { lsuv_context *ctx = test_context(); run_add(ctx, 1001); lsuv_context_destroy(ctx); }
+
+Test(memory, too_large_allocation_fails_cleanly_and_context_stays_usable)
+{
+    lsuv_context *ctx = test_context();
+    lsuv_buffer huge;
+    uint64_t too_much = lsuv_context_device(ctx)->device_local_bytes * 4 + (1ull << 30);
+    lsuv_status st = lsuv_buffer_alloc(ctx, too_much, &huge);
+    cr_assert_eq(st, LSUV_ERROR_OUT_OF_DEVICE_MEMORY, "got %s", lsuv_status_string(st));
+    cr_assert(strstr(lsuv_context_last_error(ctx), "bytes") != NULL, "%s", lsuv_context_last_error(ctx));
+    cr_assert_eq(huge.address, 0);
+    run_add(ctx, 70001); /* useful work afterwards */
+    lsuv_context_destroy(ctx);
+}
+
+Test(memory, free_list_reuses_and_coalesces)
+{
+    lsuv_context *ctx = test_context();
+    lsuv_buffer b[8];
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(lsuv_buffer_alloc(ctx, 1000 + 17 * i, &b[i]), LSUV_OK);
+    uint64_t first = b[0].address;
+    for (int i = 0; i < 8; i += 2)
+        lsuv_buffer_free(ctx, &b[i]);
+    for (int i = 1; i < 8; i += 2)
+        lsuv_buffer_free(ctx, &b[i]);
+    cr_assert_eq(ctx->bytes_in_use, 0);
+    lsuv_buffer big;
+    cr_assert_eq(lsuv_buffer_alloc(ctx, 8 * 1200, &big), LSUV_OK);
+    cr_assert_eq(big.address, first, "coalesced space should be reused from the start");
+    lsuv_buffer_free(ctx, &big);
+    lsuv_context_destroy(ctx);
+}
+
+Test(memory, upload_download_roundtrip_large)
+{
+    lsuv_context *ctx = test_context();
+    size_t n = (40u << 20) / 4 + 3; /* over the 32 MiB staging size */
+    float *x = malloc(n * 4);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)i;
+    lsuv_buffer b = test_upload(ctx, x, n);
+    float *y = test_download(ctx, &b, n);
+    cr_assert_eq(memcmp(x, y, n * 4), 0);
+    cr_assert_eq(lsuv_buffer_download(ctx, &b, 8, y, n * 4), LSUV_ERROR_INVALID_ARGUMENT);
+    free(x);
+    free(y);
+    lsuv_context_destroy(ctx);
+}
