@@ -224,9 +224,13 @@ typedef struct lsuv_options {
     lsuv_measure measure;  /* PRE (default): the layer's output before its activation */
     int batch;             /* 0 (default): all samples in one batch; else samples per batch */
     int batches;           /* 1 (default): fixed batch; K > 1: K batches, one per try, round-robin */
-    int center;            /* 0 (default); 1: after scaling, set the bias so the mean is 0 */
+    int center;            /* 0 (default); 1: scale the weights, then set each output channel's
+                              bias so its mean on the batch is 0 (layers with a bias only) */
     int orthonormal;       /* 1 (default): orthonormal pre-init; 0: keep the weights as they are */
     uint64_t seed;         /* 0: seed of the orthonormal pre-init */
+    /* Called (when not NULL) before each dense/conv layer: layer is 0-based. */
+    void (*progress)(void *user, int layer, int layers, const char *name);
+    void *progress_user;
 } lsuv_options;
 LSUV_API void lsuv_options_init(lsuv_options *options);
 
@@ -243,6 +247,7 @@ typedef struct lsuv_layer_report {
     int tries_computed;        /* variance updates derived in closed form */
     double var_initial, var_final, mean_final;
     double scale;              /* product of all rescales */
+    int final_batch;           /* the batch var_final was measured on (0-based) */
     lsuv_layer_status status;
 } lsuv_layer_report;
 

@@ -1,1 +1,664 @@
-/* engine.c - to be written */
+/* engine.c - the LSUV loop (Mishkin & Matas 2015, Algorithm 1) over a network graph.
+ *
+ * Forward work is one pass of the network over the data: nodes run in order, each on
+ * the outputs of earlier nodes (the frontier), which are freed after their last use.
+ * For a dense/conv layer L we run Z = W x once per batch (no bias) and take per-channel
+ * means m_c and variances v_c of Z. Scaling W by s gives channel means s m_c + b_c and
+ * variances s^2 v_c, so measured-before-activation variances of further tries follow in
+ * closed form ("computed" tries) without another forward. Measuring after the
+ * activation needs act(s Z + b): an elementwise pass and a reduction per try
+ * ("measured"), still never a GEMM and never the layers before L. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "net.h"
+
+void lsuv_options_init(lsuv_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->tol_var = 0.1;
+    o->t_max = 10;
+    o->measure = LSUV_MEASURE_PRE;
+    o->batch = 0;
+    o->batches = 1;
+    o->center = 0;
+    o->orthonormal = 1;
+    o->seed = 0;
+}
+
+const char *lsuv_layer_status_string(lsuv_layer_status s)
+{
+    switch (s) {
+    case LSUV_LAYER_OK: return "ok";
+    case LSUV_LAYER_MAX_TRIES: return "max_tries";
+    case LSUV_LAYER_DEGENERATE: return "degenerate";
+    }
+    return "unknown";
+}
+
+/* The report and the strings it points to live in one allocation. */
+typedef struct report_storage {
+    lsuv_report pub;
+    char warning[256];
+    char (*names)[LSUV_NAME_MAX];
+} report_storage;
+
+void lsuv_report_free(lsuv_report *report)
+{
+    if (!report)
+        return;
+    report_storage *rs = (report_storage *)report;
+    free(rs->names);
+    free(report->layers);
+    free(rs);
+}
+
+typedef struct run {
+    lsuv_net *net;
+    lsuv_context *ctx;
+    const lsuv_options *o;
+    int K;                 /* batches */
+    uint32_t B;            /* samples per batch */
+    lsuv_buffer *vals;     /* node_count x K outputs */
+    int *owner;            /* node whose buffers hold this node's value (flatten aliases) */
+    int *uses;             /* remaining uses per owner */
+    lsuv_buffer *extra;    /* per node: batch-norm scale/shift (2*C floats) */
+    double flops_executed, flops_forward;
+} run;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static lsuv_buffer *val(run *r, int node, int k) { return &r->vals[(size_t)node * (size_t)r->K + (size_t)k]; }
+
+static uint64_t node_count_per_batch(const run *r, const lsuv_node *n)
+{
+    return (uint64_t)r->B * (uint64_t)lsuv_node_numel(n);
+}
+
+/* Releases inputs of node id whose last use this was. */
+static void release_inputs(run *r, int id)
+{
+    const lsuv_node *n = &r->net->nodes[id];
+    for (int i = 0; i < n->input_count; i++) {
+        int o = r->owner[n->inputs[i]];
+        if (--r->uses[o] == 0)
+            for (int k = 0; k < r->K; k++)
+                lsuv_buffer_free(r->ctx, val(r, o, k));
+    }
+    if (r->uses[id] == 0 && r->owner[id] == id) /* nobody reads it: the network's output */
+        for (int k = 0; k < r->K; k++)
+            lsuv_buffer_free(r->ctx, val(r, id, k));
+}
+
+static lsuv_status alloc_outputs(run *r, int id)
+{
+    uint64_t bytes = node_count_per_batch(r, &r->net->nodes[id]) * 4;
+    for (int k = 0; k < r->K; k++) {
+        lsuv_status st = lsuv_buffer_alloc(r->ctx, bytes, val(r, id, k));
+        if (st != LSUV_OK)
+            return lsuv_fail(r->ctx, st, "layer %s: output of %llu bytes: %s", r->net->nodes[id].name,
+                             (unsigned long long)bytes, lsuv_context_last_error(r->ctx));
+    }
+    return LSUV_OK;
+}
+
+/* Records W x (+ bias when with_bias) of weight node id on batch k into its output. */
+static lsuv_status record_linear(run *r, int id, int k, int with_bias)
+{
+    lsuv_net *net = r->net;
+    const lsuv_node *n = &net->nodes[id];
+    const lsuv_buffer *x = val(r, r->owner[n->inputs[0]], k);
+    const lsuv_buffer *w = &net->params[n->weight].buffer;
+    const lsuv_buffer *b = with_bias && n->bias >= 0 ? &net->params[n->bias].buffer : NULL;
+    lsuv_set_phase(r->ctx, LSUV_PHASE_FORWARD);
+    r->flops_executed += lsuv_node_flops(n) * r->B;
+    if (n->kind == LSUV_NODE_DENSE)
+        return lsuv_k_dense(r->ctx, x, w, b, val(r, id, k), r->B, n->in_features, n->out_features);
+    lsuv_conv2d_params p = n->conv;
+    p.batch = r->B;
+    return lsuv_k_conv2d(r->ctx, &p, x, w, b, val(r, id, k));
+}
+
+/* Records the forward of a non-weight node on every batch. */
+static lsuv_status forward_node(run *r, int id)
+{
+    lsuv_net *net = r->net;
+    lsuv_context *ctx = r->ctx;
+    const lsuv_node *n = &net->nodes[id];
+    if (n->kind == LSUV_NODE_FLATTEN)
+        return LSUV_OK; /* an alias of its input */
+    lsuv_status st = alloc_outputs(r, id);
+    if (st != LSUV_OK)
+        return st;
+    lsuv_set_phase(ctx, LSUV_PHASE_FORWARD);
+    const lsuv_node *in = &net->nodes[n->inputs[0]];
+    uint32_t c_in;
+    uint64_t sp_in;
+    lsuv_node_layout(in, &c_in, &sp_in);
+    for (int k = 0; k < r->K && st == LSUV_OK; k++) {
+        const lsuv_buffer *x = val(r, r->owner[n->inputs[0]], k), *y = val(r, id, k);
+        uint64_t count = (uint64_t)r->B * c_in * sp_in;
+        switch (n->kind) {
+        case LSUV_NODE_ACTIVATION:
+            st = lsuv_k_affine_act(ctx, x, y, count, c_in, sp_in, 1.0f, NULL, NULL, n->act, n->act_param,
+                                   n->slopes >= 0 ? &net->params[n->slopes].buffer : NULL);
+            break;
+        case LSUV_NODE_BATCHNORM: {
+            lsuv_buffer scale = lsuv_buffer_slice(&r->extra[id], 0, 4ull * c_in);
+            lsuv_buffer shift = lsuv_buffer_slice(&r->extra[id], 4ull * c_in, 4ull * c_in);
+            st = lsuv_k_affine_act(ctx, x, y, count, c_in, sp_in, 1.0f, &scale, &shift, LSUV_K_ACT_NONE, 0, NULL);
+            break;
+        }
+        case LSUV_NODE_MAXOUT:
+            st = lsuv_k_maxout(ctx, x, y, r->B, c_in, sp_in, n->maxout_k);
+            break;
+        case LSUV_NODE_POOL2D: {
+            lsuv_pool2d_params p = n->pool;
+            p.batch = r->B;
+            st = lsuv_k_pool2d(ctx, &p, x, y);
+            break;
+        }
+        case LSUV_NODE_ADD:
+            st = lsuv_k_add(ctx, x, val(r, r->owner[n->inputs[1]], k), y, count);
+            break;
+        case LSUV_NODE_CONCAT: {
+            uint32_t offset = 0, c_out;
+            uint64_t sp_out;
+            lsuv_node_layout(n, &c_out, &sp_out);
+            for (int i = 0; i < n->input_count && st == LSUV_OK; i++) {
+                uint32_t ci;
+                uint64_t spi;
+                lsuv_node_layout(&net->nodes[n->inputs[i]], &ci, &spi);
+                st = lsuv_k_copy_channels(ctx, val(r, r->owner[n->inputs[i]], k), y, r->B, ci, c_out, offset,
+                                          (uint32_t)sp_out);
+                offset += ci;
+            }
+            break;
+        }
+        default:
+            st = lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "node %d: unexpected kind %d", id, (int)n->kind);
+        }
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------ one weight layer */
+
+typedef struct layer_state {
+    int id;
+    uint32_t C;
+    uint64_t spatial, count;
+    double *mean, *var;    /* K x C per-channel statistics of W x (no bias) */
+    int *have;             /* batch k forwarded? */
+    double *bias;          /* C: current bias (zeros when the layer has none) */
+    lsuv_buffer stats;     /* 2*C floats */
+    lsuv_buffer tmp;       /* post-activation measurement: act(s Z + b) */
+    lsuv_buffer shift;     /* C floats: trial bias on the device */
+    int post_act;          /* node id of the activation measured after, or -1 */
+} layer_state;
+
+/* Forwards batch k through layer id (no bias) and downloads per-channel stats. */
+static lsuv_status ensure_batch(run *r, layer_state *L, int k)
+{
+    if (L->have[k])
+        return LSUV_OK;
+    lsuv_context *ctx = r->ctx;
+    lsuv_status st = record_linear(r, L->id, k, 0);
+    if (st != LSUV_OK)
+        return st;
+    lsuv_set_phase(ctx, LSUV_PHASE_MOMENTS);
+    if ((st = lsuv_k_moments(ctx, val(r, L->id, k), r->B, L->C, L->spatial, &L->stats)) != LSUV_OK)
+        return st;
+    float *f = malloc(8ull * L->C);
+    if (!f)
+        return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    st = lsuv_buffer_download(ctx, &L->stats, 0, f, 8ull * L->C); /* submits */
+    for (uint32_t c = 0; c < L->C && st == LSUV_OK; c++) {
+        L->mean[(size_t)k * L->C + c] = f[2 * c];
+        L->var[(size_t)k * L->C + c] = f[2 * c + 1];
+    }
+    free(f);
+    L->have[k] = 1;
+    return st;
+}
+
+/* Variance (and mean) of s Z_k + bias over the whole tensor, from channel stats. */
+static double closed_form(const layer_state *L, int k, double s, double *mean_out)
+{
+    const double *m = L->mean + (size_t)k * L->C, *v = L->var + (size_t)k * L->C;
+    double mean = 0, within = 0, between = 0;
+    for (uint32_t c = 0; c < L->C; c++) {
+        mean += s * m[c] + L->bias[c];
+        within += s * s * v[c];
+    }
+    mean /= L->C;
+    for (uint32_t c = 0; c < L->C; c++) {
+        double d = s * m[c] + L->bias[c] - mean;
+        between += d * d;
+    }
+    *mean_out = mean;
+    return (within + between) / L->C;
+}
+
+/* Measures Var(act(s Z_k + bias)) on the device (post-activation mode). */
+static lsuv_status measure_post(run *r, layer_state *L, int k, double s, double *var, double *mean)
+{
+    lsuv_context *ctx = r->ctx;
+    const lsuv_node *a = &r->net->nodes[L->post_act];
+    float *b = malloc(4ull * L->C);
+    if (!b)
+        return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (uint32_t c = 0; c < L->C; c++)
+        b[c] = (float)L->bias[c];
+    lsuv_status st = lsuv_buffer_upload(ctx, &L->shift, 0, b, 4ull * L->C);
+    free(b);
+    lsuv_set_phase(ctx, LSUV_PHASE_FORWARD);
+    if (st == LSUV_OK)
+        st = lsuv_k_affine_act(ctx, val(r, L->id, k), &L->tmp, L->count, L->C, L->spatial, (float)s, NULL,
+                               &L->shift, a->act, a->act_param,
+                               a->slopes >= 0 ? &r->net->params[a->slopes].buffer : NULL);
+    lsuv_set_phase(ctx, LSUV_PHASE_MOMENTS);
+    if (st == LSUV_OK)
+        st = lsuv_k_moments(ctx, &L->tmp, 1, 1, L->count, &L->stats);
+    float f[2] = {0, 0};
+    if (st == LSUV_OK)
+        st = lsuv_buffer_download(ctx, &L->stats, 0, f, sizeof f);
+    *mean = f[0];
+    *var = f[1];
+    return st;
+}
+
+static int degenerate(double v) { return !isfinite(v) || v < (double)FLT_MIN; }
+
+/* Centering: bias so every channel of s Z_k has mean 0. */
+static void center_bias(layer_state *L, int k, double s)
+{
+    for (uint32_t c = 0; c < L->C; c++)
+        L->bias[c] = -s * L->mean[(size_t)k * L->C + c];
+}
+
+static lsuv_status measure(run *r, layer_state *L, int k, double s, double *v, double *m, int *measured)
+{
+    *measured = !L->have[k];
+    lsuv_status st = ensure_batch(r, L, k);
+    if (st != LSUV_OK)
+        return st;
+    if (r->o->center && r->net->nodes[L->id].bias >= 0)
+        center_bias(L, k, s);
+    if (L->post_act >= 0) {
+        *measured = 1;
+        return measure_post(r, L, k, s, v, m);
+    }
+    *v = closed_form(L, k, s, m);
+    return LSUV_OK;
+}
+
+/* Finds the activation right after weight node id when it is id's only reader. */
+static int following_activation(const run *r, int id)
+{
+    int found = -1, readers = 0;
+    for (int j = id + 1; j < r->net->node_count; j++) {
+        const lsuv_node *n = &r->net->nodes[j];
+        for (int i = 0; i < n->input_count; i++)
+            if (n->inputs[i] == id) {
+                readers++;
+                if (n->kind == LSUV_NODE_ACTIVATION)
+                    found = j;
+            }
+    }
+    return readers == 1 ? found : -1;
+}
+
+static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
+{
+    lsuv_net *net = r->net;
+    lsuv_context *ctx = r->ctx;
+    const lsuv_node *n = &net->nodes[id];
+    const lsuv_options *o = r->o;
+    layer_state L;
+    memset(&L, 0, sizeof L);
+    L.id = id;
+    lsuv_node_layout(n, &L.C, &L.spatial);
+    L.count = (uint64_t)r->B * L.C * L.spatial;
+    L.post_act = o->measure == LSUV_MEASURE_POST ? following_activation(r, id) : -1;
+    L.mean = calloc((size_t)r->K * L.C, sizeof *L.mean);
+    L.var = calloc((size_t)r->K * L.C, sizeof *L.var);
+    L.have = calloc((size_t)r->K, sizeof *L.have);
+    L.bias = calloc(L.C, sizeof *L.bias);
+    float *fb = calloc(L.C, sizeof *fb);
+    lsuv_status st = (L.mean && L.var && L.have && L.bias && fb)
+                         ? LSUV_OK
+                         : lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (st == LSUV_OK && n->bias >= 0)
+        st = lsuv_buffer_download(ctx, &net->params[n->bias].buffer, 0, fb, 4ull * L.C);
+    for (uint32_t c = 0; c < L.C; c++)
+        L.bias[c] = fb ? fb[c] : 0;
+    if (st == LSUV_OK)
+        st = alloc_outputs(r, id);
+    if (st == LSUV_OK)
+        st = lsuv_buffer_alloc(ctx, 8ull * L.C, &L.stats);
+    if (st == LSUV_OK && L.post_act >= 0) {
+        st = lsuv_buffer_alloc(ctx, 4 * L.count, &L.tmp);
+        if (st == LSUV_OK)
+            st = lsuv_buffer_alloc(ctx, 4ull * L.C, &L.shift);
+    }
+
+    /* the loop: measure, then rescale while |Var - 1| >= tol_var and tries remain */
+    double s = 1, v = 0, m = 0;
+    int k = 0, measured = 0, tries = 0;
+    lsuv_layer_status status = LSUV_LAYER_OK;
+    if (st == LSUV_OK)
+        st = measure(r, &L, 0, s, &v, &m, &measured);
+    rep->var_initial = v;
+    rep->tries_measured = 1;
+    while (st == LSUV_OK) {
+        if (degenerate(v)) {
+            status = LSUV_LAYER_DEGENERATE;
+            break;
+        }
+        if (fabs(v - 1.0) < o->tol_var) {
+            status = LSUV_LAYER_OK;
+            break;
+        }
+        if (tries >= o->t_max) {
+            status = LSUV_LAYER_MAX_TRIES;
+            break;
+        }
+        double s_new = s / sqrt(v);
+        if (!isfinite(s_new) || s_new > 1e30 || s_new < 1e-30) {
+            status = LSUV_LAYER_DEGENERATE;
+            break;
+        }
+        double v_new, m_new;
+        int k_new = (tries + 1) % r->K;
+        st = measure(r, &L, k_new, s_new, &v_new, &m_new, &measured);
+        if (st != LSUV_OK)
+            break;
+        s = s_new;
+        v = v_new;
+        m = m_new;
+        k = k_new;
+        tries++;
+        if (measured)
+            rep->tries_measured++;
+        else
+            rep->tries_computed++;
+    }
+    if (st == LSUV_OK && status == LSUV_LAYER_DEGENERATE && r->o->center && n->bias >= 0)
+        center_bias(&L, k, s); /* keep the bias consistent with the kept scale */
+    rep->var_final = v;
+    rep->mean_final = m;
+    rep->scale = s;
+    rep->final_batch = k;
+    rep->status = status;
+
+    /* apply: W *= s, bias as chosen, outputs of every batch = s Z + b */
+    const lsuv_buffer *bias = n->bias >= 0 ? &net->params[n->bias].buffer : NULL;
+    if (st == LSUV_OK && bias && r->o->center) {
+        for (uint32_t c = 0; c < L.C; c++)
+            fb[c] = (float)L.bias[c];
+        st = lsuv_buffer_upload(ctx, bias, 0, fb, 4ull * L.C);
+    }
+    lsuv_set_phase(ctx, LSUV_PHASE_OTHER);
+    const lsuv_param *w = &net->params[n->weight];
+    if (st == LSUV_OK && s != 1)
+        st = lsuv_k_affine_act(ctx, &w->buffer, &w->buffer, (uint64_t)w->numel, 1, (uint64_t)w->numel, (float)s,
+                               NULL, NULL, LSUV_K_ACT_NONE, 0, NULL);
+    lsuv_set_phase(ctx, LSUV_PHASE_FORWARD);
+    for (int b = 0; b < r->K && st == LSUV_OK; b++) {
+        if (!L.have[b])
+            st = record_linear(r, id, b, 1);
+        else if (s != 1 || bias)
+            st = lsuv_k_affine_act(ctx, val(r, id, b), val(r, id, b), L.count, L.C, L.spatial, (float)s, NULL,
+                                   bias, LSUV_K_ACT_NONE, 0, NULL);
+    }
+    if (st == LSUV_OK)
+        st = lsuv_submit(ctx); /* the scratch buffers below may be freed only after this */
+    lsuv_buffer_free(ctx, &L.stats);
+    lsuv_buffer_free(ctx, &L.tmp);
+    lsuv_buffer_free(ctx, &L.shift);
+    free(L.mean);
+    free(L.var);
+    free(L.have);
+    free(L.bias);
+    free(fb);
+    return st;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static lsuv_status check_options(lsuv_net *net, const lsuv_data *data, const lsuv_options *o, int *K,
+                                 uint32_t *B)
+{
+    lsuv_context *ctx = net->ctx;
+    if (!data || !data->values || data->n <= 0)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "lsuv_init: no data");
+    if (!(o->tol_var > 0) || !isfinite(o->tol_var) || o->tol_var >= 1)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "tol_var must be in (0, 1); got %g", o->tol_var);
+    if (o->t_max < 0 || o->t_max > 1000)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "t_max must be in [0, 1000]; got %d", o->t_max);
+    if (o->measure != LSUV_MEASURE_PRE && o->measure != LSUV_MEASURE_POST)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "measure must be LSUV_MEASURE_PRE or _POST; got %d",
+                         (int)o->measure);
+    if (o->batches < 1 || o->batch < 0)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "batches must be >= 1 and batch >= 0; got %d and %d",
+                         o->batches, o->batch);
+    const lsuv_node *in = &net->nodes[0];
+    char s1[96], s2[96];
+    if (data->ndim != in->ndim || memcmp(data->dims, in->dims, (size_t)in->ndim * sizeof in->dims[0]))
+        return lsuv_fail(ctx, LSUV_ERROR_SHAPE, "data samples have shape %s but the network expects %s",
+                         lsuv_shape_string(data->ndim, data->dims, s1, sizeof s1),
+                         lsuv_shape_string(in->ndim, in->dims, s2, sizeof s2));
+    int64_t b = o->batch ? o->batch : data->n / o->batches;
+    if (b < 1 || b * o->batches > data->n)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "%d batches of %lld samples need %lld samples; the data "
+                         "has %lld", o->batches, (long long)(b ? b : 1), (long long)((b ? b : 1) * o->batches),
+                         (long long)data->n);
+    if (b > (1 << 24))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "batch of %lld samples is too large", (long long)b);
+    int64_t per = lsuv_node_numel(in), used = b * o->batches * per;
+    for (int64_t i = 0; i < used; i++)
+        if (!isfinite(data->values[i]))
+            return lsuv_fail(ctx, LSUV_ERROR_BAD_DATA, "data value %lld (sample %lld) is %g; nothing was changed",
+                             (long long)i, (long long)(i / per), (double)data->values[i]);
+    *K = o->batches;
+    *B = (uint32_t)b;
+    return LSUV_OK;
+}
+
+static int is_weight(const lsuv_node *n) { return n->kind == LSUV_NODE_DENSE || n->kind == LSUV_NODE_CONV2D; }
+
+/* Orthonormal pre-init of every weight (Saxe et al.): Gaussian fill, then MGS; bias 0. */
+static lsuv_status orthonormal_init(lsuv_net *net, uint64_t seed)
+{
+    lsuv_context *ctx = net->ctx;
+    uint64_t offset = 0;
+    for (int i = 0; i < net->node_count; i++) {
+        const lsuv_node *n = &net->nodes[i];
+        if (!is_weight(n))
+            continue;
+        const lsuv_param *w = &net->params[n->weight];
+        lsuv_set_phase(ctx, LSUV_PHASE_FILL);
+        lsuv_status st = lsuv_k_fill_normal(ctx, &w->buffer, (uint64_t)w->numel, seed, offset);
+        offset += (uint64_t)w->numel;
+        if (st == LSUV_OK && n->bias >= 0)
+            st = lsuv_buffer_fill(ctx, &net->params[n->bias].buffer, 0);
+        lsuv_set_phase(ctx, LSUV_PHASE_ORTHONORMALIZE);
+        if (st == LSUV_OK)
+            st = lsuv_k_orthonormalize(ctx, &w->buffer, (uint32_t)w->shape[0], (uint32_t)(w->numel / w->shape[0]));
+        if (st == LSUV_OK)
+            st = lsuv_submit(ctx);
+        if (st != LSUV_OK)
+            return lsuv_fail(ctx, st, "layer %s: orthonormal init: %s", n->name, lsuv_context_last_error(ctx));
+    }
+    return LSUV_OK;
+}
+
+/* Batch-norm scale/shift from its parameters (inference form). */
+static lsuv_status prepare_batchnorm(run *r, int id)
+{
+    lsuv_net *net = r->net;
+    const lsuv_node *n = &net->nodes[id];
+    uint32_t C = (uint32_t)n->dims[0];
+    float *h = malloc(4ull * 4 * C), *out = malloc(8ull * C);
+    lsuv_status st = h && out ? LSUV_OK : lsuv_fail(r->ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    int idx[4] = {n->weight, n->bias, n->running_mean, n->running_var};
+    for (int i = 0; i < 4 && st == LSUV_OK; i++)
+        st = lsuv_buffer_download(r->ctx, &net->params[idx[i]].buffer, 0, h + (size_t)i * C, 4ull * C);
+    for (uint32_t c = 0; c < C && st == LSUV_OK; c++) {
+        double scale = h[c] / sqrt((double)h[3 * C + c] + n->eps);
+        out[c] = (float)scale;
+        out[C + c] = (float)(h[C + c] - h[2 * C + c] * scale);
+    }
+    if (st == LSUV_OK)
+        st = lsuv_buffer_alloc(r->ctx, 8ull * C, &r->extra[id]);
+    if (st == LSUV_OK)
+        st = lsuv_buffer_upload(r->ctx, &r->extra[id], 0, out, 8ull * C);
+    free(h);
+    free(out);
+    return st;
+}
+
+static lsuv_status make_report(lsuv_net *net, lsuv_report **out)
+{
+    report_storage *rs = calloc(1, sizeof *rs);
+    int layers = 0;
+    for (int i = 0; i < net->node_count; i++)
+        layers += is_weight(&net->nodes[i]);
+    if (rs) {
+        rs->pub.layers = calloc((size_t)layers + 1, sizeof *rs->pub.layers);
+        rs->names = calloc((size_t)layers + 1, sizeof *rs->names);
+    }
+    if (!rs || !rs->pub.layers || !rs->names) {
+        lsuv_report_free(rs ? &rs->pub : NULL);
+        return lsuv_fail(net->ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    int j = 0;
+    for (int i = 0; i < net->node_count; i++) {
+        const lsuv_node *n = &net->nodes[i];
+        if (!is_weight(n))
+            continue;
+        snprintf(rs->names[j], LSUV_NAME_MAX, "%s", n->name);
+        rs->pub.layers[j].name = rs->names[j];
+        rs->pub.layers[j].kind = n->kind == LSUV_NODE_DENSE ? "dense" : "conv2d";
+        j++;
+    }
+    rs->pub.layer_count = layers;
+    *out = &rs->pub;
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_init(lsuv_net *net, const lsuv_data *data, const lsuv_options *options, lsuv_report **report)
+{
+    if (report)
+        *report = NULL;
+    if (!net)
+        return LSUV_ERROR_INVALID_ARGUMENT;
+    lsuv_context *ctx = net->ctx;
+    lsuv_options defaults;
+    lsuv_options_init(&defaults);
+    const lsuv_options *o = options ? options : &defaults;
+    run r;
+    memset(&r, 0, sizeof r);
+    r.net = net;
+    r.ctx = ctx;
+    r.o = o;
+    lsuv_status st = check_options(net, data, o, &r.K, &r.B);
+    if (st != LSUV_OK)
+        return st;
+    lsuv_report *rep = NULL;
+    if ((st = make_report(net, &rep)) != LSUV_OK)
+        return st;
+    report_storage *rs = (report_storage *)rep;
+    rep->samples_per_batch = r.B;
+    rep->batches = r.K;
+    if (r.B < 16) {
+        snprintf(rs->warning, sizeof rs->warning,
+                 "batch of %u samples: under 16, the variance estimates may be unstable", r.B);
+        rep->warning = rs->warning;
+    }
+
+    double t0 = now_s();
+    st = lsuv_submit(ctx);
+    for (int p = 0; p < LSUV_PHASE_COUNT; p++)
+        ctx->phase_seconds[p] = 0;
+    int was_profiling = ctx->profiling;
+    ctx->profiling = 1;
+
+    int N = net->node_count;
+    r.vals = calloc((size_t)N * (size_t)r.K, sizeof *r.vals);
+    r.owner = calloc((size_t)N, sizeof *r.owner);
+    r.uses = calloc((size_t)N, sizeof *r.uses);
+    r.extra = calloc((size_t)N, sizeof *r.extra);
+    if (!r.vals || !r.owner || !r.uses || !r.extra)
+        st = lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (int i = 0; st == LSUV_OK && i < N; i++) {
+        const lsuv_node *n = &net->nodes[i];
+        r.owner[i] = n->kind == LSUV_NODE_FLATTEN ? r.owner[n->inputs[0]] : i;
+        if (n->kind != LSUV_NODE_FLATTEN)
+            for (int j = 0; j < n->input_count; j++)
+                r.uses[r.owner[n->inputs[j]]]++;
+        if (is_weight(n))
+            r.flops_forward += lsuv_node_flops(n) * r.B * r.K;
+    }
+    if (st == LSUV_OK && o->orthonormal)
+        st = orthonormal_init(net, o->seed);
+    for (int i = 0; st == LSUV_OK && i < N; i++)
+        if (net->nodes[i].kind == LSUV_NODE_BATCHNORM)
+            st = prepare_batchnorm(&r, i);
+    /* the input node: upload the batches */
+    if (st == LSUV_OK)
+        st = alloc_outputs(&r, 0);
+    uint64_t per_batch = node_count_per_batch(&r, &net->nodes[0]);
+    for (int k = 0; st == LSUV_OK && k < r.K; k++)
+        st = lsuv_buffer_upload(ctx, val(&r, 0, k), 0, data->values + (size_t)k * per_batch, per_batch * 4);
+
+    int layer = 0;
+    for (int i = 1; st == LSUV_OK && i < N; i++) {
+        if (is_weight(&net->nodes[i])) {
+            if (o->progress)
+                o->progress(o->progress_user, layer, rep->layer_count, net->nodes[i].name);
+            st = lsuv_layer(&r, i, &rep->layers[layer++]);
+        }
+        else
+            st = forward_node(&r, i);
+        if (st == LSUV_OK)
+            release_inputs(&r, i);
+    }
+    if (st == LSUV_OK)
+        st = lsuv_submit(ctx);
+    else
+        lsuv_submit(ctx);
+
+    for (int i = 0; r.vals && i < N * r.K; i++)
+        lsuv_buffer_free(ctx, &r.vals[i]);
+    for (int i = 0; r.extra && i < N; i++)
+        lsuv_buffer_free(ctx, &r.extra[i]);
+    free(r.vals);
+    free(r.owner);
+    free(r.uses);
+    free(r.extra);
+
+    rep->time_total_s = now_s() - t0;
+    rep->time_fill_s = ctx->phase_seconds[LSUV_PHASE_FILL];
+    rep->time_orthonormalize_s = ctx->phase_seconds[LSUV_PHASE_ORTHONORMALIZE];
+    rep->time_forward_s = ctx->phase_seconds[LSUV_PHASE_FORWARD];
+    rep->time_moments_s = ctx->phase_seconds[LSUV_PHASE_MOMENTS];
+    rep->flops_executed = r.flops_executed;
+    rep->flops_forward = r.flops_forward;
+    ctx->profiling = was_profiling;
+    if (st == LSUV_OK && report)
+        *report = rep;
+    else
+        lsuv_report_free(rep);
+    return st;
+}

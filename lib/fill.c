@@ -1,1 +1,34 @@
-/* fill.c - to be written */
+/* fill.c - host side of the Gaussian fill (shaders/fill_normal.comp, shaders/philox.glsl). */
+#include "kernels.h"
+
+/* Elements per dispatch: keeps 4 * blocks and every index inside 32 bits in the shader. */
+#define FILL_CHUNK (1ull << 30)
+
+lsuv_status lsuv_k_fill_normal(lsuv_context *ctx, const lsuv_buffer *buf, uint64_t n, uint64_t seed,
+                               uint64_t offset)
+{
+    if (!buf || !buf->address)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "fill_normal: no buffer");
+    if (n > buf->size / sizeof(float))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "fill_normal: %llu floats do not fit in a buffer of %llu bytes",
+                         (unsigned long long)n, (unsigned long long)buf->size);
+    if (n > UINT64_MAX - offset)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "fill_normal: offset %llu + %llu values overflows the 64-bit counter",
+                         (unsigned long long)offset, (unsigned long long)n);
+    for (uint64_t done = 0; done < n; done += FILL_CHUNK) {
+        uint64_t count = n - done < FILL_CHUNK ? n - done : FILL_CHUNK;
+        uint64_t g0 = offset + done, addr = buf->address + done * sizeof(float);
+        uint64_t block0 = g0 / 4, lane0 = g0 % 4;
+        uint64_t blocks = (lane0 + count + 3) / 4;
+        uint32_t push[9] = {(uint32_t)addr, (uint32_t)(addr >> 32), (uint32_t)seed, (uint32_t)(seed >> 32),
+                            (uint32_t)block0, (uint32_t)(block0 >> 32), (uint32_t)lane0, (uint32_t)count,
+                            (uint32_t)blocks};
+        lsuv_status st = lsuv_dispatch(ctx, "fill_normal", NULL, 0, push, sizeof push,
+                                       lsuv_groups(ctx, blocks, 256), 1, 1);
+        if (st != LSUV_OK)
+            return st;
+    }
+    return LSUV_OK;
+}

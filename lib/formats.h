@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lsuv.h"
 
@@ -55,5 +56,14 @@ lsuv_status lsuv_safetensors_write(const char *path, const lsuv_st_tensor *tenso
 lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, size_t *count,
                                   char *err, size_t err_size);
 void lsuv_safetensors_free(lsuv_st_tensor *tensors, size_t count);
+
+/* Atomic file writing shared by the writers (safetensors.c): body(f, user, msg, msg_size)
+ * fills f; it returns LSUV_OK or an error (with a message in msg, or msg left empty for a
+ * failed fwrite, which is then reported with errno). The data goes to "<path>.tmp-XXXXXX"
+ * (same folder, O_EXCL, mode 0666 & ~umask), is fflush'ed, fsync'ed and renamed over path;
+ * on failure the temporary file is removed and path is left untouched. */
+typedef lsuv_status (*lsuv_write_fn)(FILE *f, void *user, char *msg, size_t msg_size);
+lsuv_status lsuv_write_atomic(const char *path, lsuv_write_fn body, void *user, char *err,
+                              size_t err_size);
 
 #endif

@@ -1,1 +1,281 @@
-/* forward_eltwise.c - to be written */
+/* forward_eltwise.c - host side of the forward kernels other than GEMM/conv: affine +
+ * activation, maxout, pooling, residual add and channel concat. Each validates, then
+ * records its dispatches (lsuv_submit runs them). */
+#include <math.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#define WG 256u
+#define MAX_INDEX 0x80000000ull /* shaders index with uint: at most 2^31 items per dispatch */
+#define CHUNK (1ull << 30)      /* elements per dispatch of the chunked kernels */
+
+static void put_addr(uint32_t *p, uint64_t a)
+{
+    p[0] = (uint32_t)a;
+    p[1] = (uint32_t)(a >> 32);
+}
+
+/* The buffer exists and holds at least `floats` floats. */
+static int holds(const lsuv_buffer *b, uint64_t floats)
+{
+    return b && b->address && floats <= UINT64_MAX / 4 && b->size >= floats * sizeof(float);
+}
+
+/* a * b, or 0 when the product overflows 64 bits (callers refuse 0) */
+static uint64_t mul(uint64_t a, uint64_t b)
+{
+    if (a && b > UINT64_MAX / a)
+        return 0;
+    return a * b;
+}
+
+/* Groups for a grid-stride loop; also capped so that index + stride stays below 2^32. */
+static uint32_t groups(const lsuv_context *ctx, uint64_t n)
+{
+    uint32_t g = lsuv_groups(ctx, n, WG);
+    return g > 65535 ? 65535 : g;
+}
+
+/* ---------------------------------------------------------------- affine + activation */
+
+lsuv_status lsuv_k_affine_act(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y,
+                              uint64_t count, uint32_t channels, uint32_t spatial, float alpha,
+                              const lsuv_buffer *scale, const lsuv_buffer *shift,
+                              lsuv_act_kind act, float param, const lsuv_buffer *slopes)
+{
+    if (!ctx)
+        return LSUV_ERROR_INVALID_ARGUMENT;
+    if ((unsigned)act > LSUV_K_ACT_SILU)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "affine_act: unknown activation %d", (int)act);
+    if (count == 0 || channels == 0 || spatial == 0)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "affine_act: empty shape (count %llu, %u channels of %u)",
+                         (unsigned long long)count, channels, spatial);
+    uint64_t sample = (uint64_t)channels * spatial;
+    if (count % sample != 0)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "affine_act: count %llu is not a multiple of %u channels x %u",
+                         (unsigned long long)count, channels, spatial);
+    if (!isfinite(alpha) || !isfinite(param))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "affine_act: alpha %g / param %g not finite",
+                         (double)alpha, (double)param);
+    if (!holds(x, count) || !holds(y, count))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "affine_act: x or y is missing or holds fewer than %llu floats",
+                         (unsigned long long)count);
+    int has_scale = scale && scale->address, has_shift = shift && shift->address;
+    if ((has_scale && !holds(scale, channels)) || (has_shift && !holds(shift, channels)))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "affine_act: scale or shift holds fewer than %u floats", channels);
+    if (act == LSUV_K_ACT_PRELU && !holds(slopes, channels))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "affine_act: PReLU needs a slopes buffer of %u floats", channels);
+    if (y->address != x->address &&
+        y->address < x->address + count * 4 && x->address < y->address + count * 4)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "affine_act: x and y overlap without being the same (in place is fine)");
+
+    uint32_t spec[3] = {(uint32_t)act, has_scale ? 1u : 0u, has_shift ? 1u : 0u};
+    /* Chunks of at most 2^30 elements keep the shader's indices in 32 bits; the channel
+     * position of each chunk's first element is passed along. */
+    for (uint64_t base = 0; base < count; base += CHUNK) {
+        uint64_t n = count - base < CHUNK ? count - base : CHUNK;
+        uint32_t g = groups(ctx, n);
+        uint64_t stride = (uint64_t)g * WG;
+        struct {
+            uint32_t x[2], y[2], scale[2], shift[2], slopes[2];
+            uint32_t n, spatial, channels, s0, c0, dr, dqc;
+            float alpha, param;
+        } push;
+        put_addr(push.x, x->address + base * 4);
+        put_addr(push.y, y->address + base * 4);
+        put_addr(push.scale, has_scale ? scale->address : 0);
+        put_addr(push.shift, has_shift ? shift->address : 0);
+        put_addr(push.slopes, act == LSUV_K_ACT_PRELU ? slopes->address : 0);
+        push.n = (uint32_t)n;
+        push.spatial = spatial;
+        push.channels = channels;
+        push.s0 = (uint32_t)(base % spatial);
+        push.c0 = (uint32_t)((base / spatial) % channels);
+        push.dr = (uint32_t)(stride % spatial);
+        push.dqc = (uint32_t)((stride / spatial) % channels);
+        push.alpha = alpha;
+        push.param = param;
+        lsuv_status st = lsuv_dispatch(ctx, "affine_act", spec, 3, &push, sizeof push, g, 1, 1);
+        if (st != LSUV_OK)
+            return st;
+    }
+    return LSUV_OK;
+}
+
+/* ---------------------------------------------------------------- maxout */
+
+lsuv_status lsuv_k_maxout(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y,
+                          uint32_t batch, uint32_t channels, uint32_t spatial, uint32_t k)
+{
+    if (!ctx)
+        return LSUV_ERROR_INVALID_ARGUMENT;
+    if (batch == 0 || channels == 0 || spatial == 0 || k == 0)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "maxout: empty shape %u x %u x %u, k = %u",
+                         batch, channels, spatial, k);
+    if (channels % k != 0)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "maxout: %u channels do not split into groups of %u", channels, k);
+    uint64_t in = mul(mul(batch, channels), spatial), out = in / k;
+    if (out > MAX_INDEX || (uint64_t)k * spatial > 0xffffffffull)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "maxout: output of %llu elements exceeds 2^31 (or k x spatial 2^32)",
+                         (unsigned long long)out);
+    if (!holds(x, in) || !holds(y, out))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "maxout: x (%llu floats) or y (%llu floats) is missing or too small",
+                         (unsigned long long)in, (unsigned long long)out);
+    struct { uint32_t x[2], y[2], total, spatial, k; } push;
+    put_addr(push.x, x->address);
+    put_addr(push.y, y->address);
+    push.total = (uint32_t)out;
+    push.spatial = spatial;
+    push.k = k;
+    return lsuv_dispatch(ctx, "maxout", NULL, 0, &push, sizeof push, groups(ctx, out), 1, 1);
+}
+
+/* ---------------------------------------------------------------- pooling */
+
+int lsuv_pool2d_output_size(lsuv_pool2d_params *p)
+{
+    if (!p)
+        return 0;
+    p->out_h = p->out_w = 0;
+    if (p->batch == 0 || p->channels == 0 || p->in_h == 0 || p->in_w == 0 || p->kernel_h == 0 ||
+        p->kernel_w == 0 || p->stride_h == 0 || p->stride_w == 0)
+        return 0;
+    /* PyTorch's rule: padding at most half the kernel, so every window sees real input */
+    if ((uint64_t)p->pad_h * 2 > p->kernel_h || (uint64_t)p->pad_w * 2 > p->kernel_w)
+        return 0;
+    uint64_t h = (uint64_t)p->in_h + 2ull * p->pad_h, w = (uint64_t)p->in_w + 2ull * p->pad_w;
+    if (h < p->kernel_h || w < p->kernel_w || h >= MAX_INDEX || w >= MAX_INDEX)
+        return 0; /* the shader's window arithmetic is in int */
+    p->out_h = (uint32_t)((h - p->kernel_h) / p->stride_h + 1);
+    p->out_w = (uint32_t)((w - p->kernel_w) / p->stride_w + 1);
+    return 1;
+}
+
+lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const lsuv_buffer *x,
+                          const lsuv_buffer *y)
+{
+    if (!ctx)
+        return LSUV_ERROR_INVALID_ARGUMENT;
+    if (!p)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "pool2d: no parameters");
+    lsuv_pool2d_params q = *p;
+    if (!lsuv_pool2d_output_size(&q))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "pool2d: invalid geometry: %u x %u x %u x %u input, kernel %u x %u, stride %u x %u, "
+                         "padding %u x %u (padding may be at most half the kernel)",
+                         p->batch, p->channels, p->in_h, p->in_w, p->kernel_h, p->kernel_w, p->stride_h,
+                         p->stride_w, p->pad_h, p->pad_w);
+    if ((p->out_h || p->out_w) && (p->out_h != q.out_h || p->out_w != q.out_w))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "pool2d: output %u x %u given, the geometry gives %u x %u", p->out_h, p->out_w,
+                         q.out_h, q.out_w);
+    uint64_t planes = (uint64_t)q.batch * q.channels;
+    uint64_t in_plane = (uint64_t)q.in_h * q.in_w, out_plane = (uint64_t)q.out_h * q.out_w;
+    uint64_t out = mul(planes, out_plane), in = mul(planes, in_plane);
+    if (out == 0 || out > MAX_INDEX || in_plane > MAX_INDEX || in == 0)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "pool2d: output (%llu elements) or an input plane (%llu) exceeds 2^31",
+                         (unsigned long long)out, (unsigned long long)in_plane);
+    if (!holds(x, in) || !holds(y, out))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "pool2d: x (%llu floats) or y (%llu floats) is missing or too small",
+                         (unsigned long long)in, (unsigned long long)out);
+    struct {
+        uint32_t x[2], y[2];
+        uint32_t total, in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw;
+    } push;
+    put_addr(push.x, x->address);
+    put_addr(push.y, y->address);
+    push.total = (uint32_t)out;
+    push.in_h = q.in_h;
+    push.in_w = q.in_w;
+    push.out_h = q.out_h;
+    push.out_w = q.out_w;
+    push.kh = q.kernel_h;
+    push.kw = q.kernel_w;
+    push.sh = q.stride_h;
+    push.sw = q.stride_w;
+    push.ph = q.pad_h;
+    push.pw = q.pad_w;
+    /* Large windows (global pooling above all): a workgroup per output shares the window;
+     * small ones: an invocation per output. */
+    uint64_t area = (uint64_t)q.kernel_h * q.kernel_w;
+    if (area >= 64) {
+        uint32_t wg = area >= 1024 ? 256 : 64;
+        uint32_t spec[3] = {q.max ? 1u : 0u, 1, wg};
+        uint32_t g = lsuv_groups(ctx, out, 1);
+        return lsuv_dispatch(ctx, "pool2d", spec, 3, &push, sizeof push, g > 65535 ? 65535 : g, 1, 1);
+    }
+    uint32_t spec[3] = {q.max ? 1u : 0u, 0, WG};
+    return lsuv_dispatch(ctx, "pool2d", spec, 3, &push, sizeof push, groups(ctx, out), 1, 1);
+}
+
+/* ---------------------------------------------------------------- add, concat */
+
+lsuv_status lsuv_k_add(lsuv_context *ctx, const lsuv_buffer *a, const lsuv_buffer *b,
+                       const lsuv_buffer *y, uint64_t count)
+{
+    if (!ctx)
+        return LSUV_ERROR_INVALID_ARGUMENT;
+    if (count == 0)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "add: zero elements");
+    if (!holds(a, count) || !holds(b, count) || !holds(y, count))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "add: a, b or y is missing or holds fewer than %llu floats",
+                         (unsigned long long)count);
+    /* add.comp indexes with uint: chunks keep i + stride below 2^32 */
+    for (uint64_t base = 0; base < count; base += CHUNK) {
+        uint64_t n = count - base < CHUNK ? count - base : CHUNK;
+        uint32_t push[7];
+        put_addr(push, a->address + base * 4);
+        put_addr(push + 2, b->address + base * 4);
+        put_addr(push + 4, y->address + base * 4);
+        push[6] = (uint32_t)n;
+        lsuv_status st = lsuv_dispatch(ctx, "add", NULL, 0, push, sizeof push, groups(ctx, n), 1, 1);
+        if (st != LSUV_OK)
+            return st;
+    }
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_k_copy_channels(lsuv_context *ctx, const lsuv_buffer *src, const lsuv_buffer *dst,
+                                 uint32_t batch, uint32_t src_channels, uint32_t dst_channels,
+                                 uint32_t channel_offset, uint32_t spatial)
+{
+    if (!ctx)
+        return LSUV_ERROR_INVALID_ARGUMENT;
+    if (batch == 0 || src_channels == 0 || spatial == 0)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "copy_channels: empty shape %u x %u x %u",
+                         batch, src_channels, spatial);
+    if ((uint64_t)channel_offset + src_channels > dst_channels)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "copy_channels: channels [%u, %llu) do not fit in %u", channel_offset,
+                         (unsigned long long)channel_offset + src_channels, dst_channels);
+    uint64_t row = (uint64_t)src_channels * spatial, total = mul(row, batch);
+    uint64_t dst_row = (uint64_t)dst_channels * spatial, dst_total = mul(dst_row, batch);
+    if (total == 0 || total > MAX_INDEX || dst_total == 0)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "copy_channels: %u x %u x %u source exceeds 2^31 elements", batch,
+                         src_channels, spatial);
+    if (!holds(src, total) || !holds(dst, dst_total))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "copy_channels: src (%llu floats) or dst (%llu floats) is missing or too small",
+                         (unsigned long long)total, (unsigned long long)dst_total);
+    struct { uint32_t src[2], dst[2], dst_stride[2], total, row; } push;
+    put_addr(push.src, src->address);
+    put_addr(push.dst, dst->address + (uint64_t)channel_offset * spatial * 4);
+    put_addr(push.dst_stride, dst_row);
+    push.total = (uint32_t)total;
+    push.row = (uint32_t)row;
+    return lsuv_dispatch(ctx, "copy_channels", NULL, 0, &push, sizeof push, groups(ctx, total), 1, 1);
+}

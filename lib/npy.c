@@ -1,1 +1,498 @@
-/* npy.c - to be written */
+/* npy.c - NumPy .npy reader (v1/v2/v3, float32 C order) and atomic v1.0 writer. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "formats.h"
+
+#define NPY_MAX_HEADER (1u << 20) /* numpy itself refuses headers over 10000 bytes by default */
+#define NPY_PARSE_DIMS 64         /* numpy's NPY_MAXDIMS; we only accept up to LSUV_MAX_DIMS */
+
+static const char npy_magic[6] = { '\x93', 'N', 'U', 'M', 'P', 'Y' };
+
+static lsuv_status seterr(char *err, size_t err_size, lsuv_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static lsuv_status seterr(char *err, size_t err_size, lsuv_status st, const char *fmt, ...)
+{
+    if (err && err_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_size, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+static int host_is_little_endian(void)
+{
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+static void swap32(void *p, size_t n)
+{
+    unsigned char *b = p;
+    for (size_t i = 0; i < n; i++, b += 4) {
+        unsigned char t0 = b[0], t1 = b[1];
+        b[0] = b[3];
+        b[1] = b[2];
+        b[2] = t1;
+        b[3] = t0;
+    }
+}
+
+/* "(2, 3)" / "(5,)" / "()" as Python prints a shape tuple. */
+static void format_shape(char *buf, size_t size, int ndim, const int64_t *shape)
+{
+    size_t len = 0;
+    len += (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < ndim && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (len < size)
+        snprintf(buf + len, size - len, ndim == 1 ? ",)" : ")");
+}
+
+/* ------------------------------------------------------------ header dict parser */
+
+typedef struct npy_header {
+    char descr[32];
+    int have_descr, have_fortran, have_shape;
+    int fortran;
+    int ndim;
+    int64_t shape[NPY_PARSE_DIMS];
+} npy_header;
+
+typedef struct hparser {
+    const char *t;
+    size_t len, pos, base; /* base: file offset of t[0], for messages */
+    const char *path;
+    char *err;
+    size_t err_size;
+} hparser;
+
+static lsuv_status hfail(hparser *p, const char *what)
+{
+    return seterr(p->err, p->err_size, LSUV_ERROR_FORMAT, "%s: header, file offset %zu: %s", p->path,
+                  p->base + p->pos, what);
+}
+
+static void hws(hparser *p)
+{
+    while (p->pos < p->len &&
+           (p->t[p->pos] == ' ' || p->t[p->pos] == '\t' || p->t[p->pos] == '\n' || p->t[p->pos] == '\r'))
+        p->pos++;
+}
+
+/* A Python string literal in ' or " quotes, without escapes (none occur in .npy keys). */
+static lsuv_status hstring(hparser *p, char *out, size_t out_size)
+{
+    char q = p->t[p->pos];
+    if (q != '\'' && q != '"')
+        return hfail(p, "expected a quoted string");
+    size_t start = ++p->pos;
+    while (p->pos < p->len && p->t[p->pos] != q) {
+        if (p->t[p->pos] == '\\' || p->t[p->pos] == '\n')
+            return hfail(p, "unsupported character in string");
+        p->pos++;
+    }
+    if (p->pos >= p->len)
+        return hfail(p, "unterminated string");
+    size_t n = p->pos - start;
+    p->pos++;
+    if (n >= out_size)
+        n = out_size - 1; /* long strings are truncated: no valid key or descr is long */
+    memcpy(out, p->t + start, n);
+    out[n] = '\0';
+    return LSUV_OK;
+}
+
+static int hword(hparser *p, const char *w)
+{
+    size_t n = strlen(w);
+    if (p->len - p->pos < n || memcmp(p->t + p->pos, w, n) != 0)
+        return 0;
+    p->pos += n;
+    return 1;
+}
+
+static lsuv_status hshape(hparser *p, npy_header *h)
+{
+    if (p->t[p->pos] != '(')
+        return hfail(p, "shape is not a tuple");
+    p->pos++;
+    h->ndim = 0;
+    for (;;) {
+        hws(p);
+        if (p->pos >= p->len)
+            return hfail(p, "unterminated shape tuple");
+        if (p->t[p->pos] == ')') {
+            p->pos++;
+            return LSUV_OK;
+        }
+        if (p->t[p->pos] < '0' || p->t[p->pos] > '9')
+            return hfail(p, "shape holds something other than a non-negative integer");
+        int64_t v = 0;
+        while (p->pos < p->len && p->t[p->pos] >= '0' && p->t[p->pos] <= '9') {
+            int d = p->t[p->pos] - '0';
+            if (v > (INT64_MAX - d) / 10)
+                return hfail(p, "shape dimension does not fit in 64 bits");
+            v = v * 10 + d;
+            p->pos++;
+        }
+        if (p->pos < p->len && (p->t[p->pos] == 'L' || p->t[p->pos] == 'l'))
+            p->pos++; /* Python 2 long literal, found in old files */
+        if (h->ndim >= NPY_PARSE_DIMS)
+            return hfail(p, "shape has more than 64 dimensions");
+        h->shape[h->ndim++] = v;
+        hws(p);
+        if (p->pos >= p->len)
+            return hfail(p, "unterminated shape tuple");
+        if (p->t[p->pos] == ',') {
+            p->pos++;
+            continue;
+        }
+        if (p->t[p->pos] == ')') {
+            p->pos++;
+            return LSUV_OK;
+        }
+        return hfail(p, "expected ',' or ')' in shape tuple");
+    }
+}
+
+/* The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False,
+ * 'shape': (2, 3), } in any key order, with any spacing and an optional trailing comma. */
+static lsuv_status parse_header(hparser *p, npy_header *h)
+{
+    memset(h, 0, sizeof *h);
+    lsuv_status st;
+    hws(p);
+    if (p->pos >= p->len || p->t[p->pos] != '{')
+        return hfail(p, "header is not a Python dict ('{' expected)");
+    p->pos++;
+    for (;;) {
+        hws(p);
+        if (p->pos >= p->len)
+            return hfail(p, "unterminated header dict");
+        if (p->t[p->pos] == '}') {
+            p->pos++;
+            break;
+        }
+        size_t key_pos = p->pos;
+        char key[32];
+        if ((st = hstring(p, key, sizeof key)) != LSUV_OK)
+            return st;
+        hws(p);
+        if (p->pos >= p->len || p->t[p->pos] != ':')
+            return hfail(p, "expected ':' after key");
+        p->pos++;
+        hws(p);
+        if (p->pos >= p->len)
+            return hfail(p, "missing value");
+        int *have;
+        if (!strcmp(key, "descr")) {
+            have = &h->have_descr;
+            if (p->t[p->pos] == '[')
+                return seterr(p->err, p->err_size, LSUV_ERROR_FORMAT,
+                              "%s: dtype is a structured (record) dtype, not float32 ('<f4')", p->path);
+            if ((st = hstring(p, h->descr, sizeof h->descr)) != LSUV_OK)
+                return st;
+        } else if (!strcmp(key, "fortran_order")) {
+            have = &h->have_fortran;
+            if (hword(p, "True"))
+                h->fortran = 1;
+            else if (hword(p, "False"))
+                h->fortran = 0;
+            else
+                return hfail(p, "fortran_order is neither True nor False");
+        } else if (!strcmp(key, "shape")) {
+            have = &h->have_shape;
+            if ((st = hshape(p, h)) != LSUV_OK)
+                return st;
+        } else {
+            p->pos = key_pos;
+            return hfail(p, "unknown key in header dict (expected 'descr', 'fortran_order', 'shape')");
+        }
+        if (*have) {
+            p->pos = key_pos;
+            return hfail(p, "key occurs twice in header dict");
+        }
+        *have = 1;
+        hws(p);
+        if (p->pos >= p->len)
+            return hfail(p, "unterminated header dict");
+        if (p->t[p->pos] == ',') {
+            p->pos++;
+            continue;
+        }
+        if (p->t[p->pos] == '}') {
+            p->pos++;
+            break;
+        }
+        return hfail(p, "expected ',' or '}' in header dict");
+    }
+    hws(p);
+    if (p->pos != p->len)
+        return hfail(p, "unexpected characters after the header dict");
+    if (!h->have_descr || !h->have_fortran || !h->have_shape)
+        return seterr(p->err, p->err_size, LSUV_ERROR_FORMAT, "%s: header dict lacks '%s'", p->path,
+                      !h->have_descr     ? "descr"
+                      : !h->have_fortran ? "fortran_order"
+                                         : "shape");
+    return LSUV_OK;
+}
+
+/* ------------------------------------------------------------ reader */
+
+int lsuv_file_is_npy(const char *path)
+{
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f)
+        return 0;
+    char b[6];
+    int yes = fread(b, 1, 6, f) == 6 && !memcmp(b, npy_magic, 6);
+    fclose(f);
+    return yes;
+}
+
+lsuv_status lsuv_npy_read(const char *path, lsuv_host_array *out, char *err, size_t err_size)
+{
+    if (!path || !out)
+        return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "npy: NULL argument");
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return seterr(err, err_size, LSUV_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
+
+    lsuv_status st = LSUV_OK;
+    char *text = NULL;
+    float *data = NULL;
+    unsigned char pre[12];
+    size_t got = fread(pre, 1, 10, f);
+    if (got < 6 || memcmp(pre, npy_magic, 6) != 0) {
+        char hex[40] = "";
+        for (size_t i = 0; i < got && i < 6; i++)
+            snprintf(hex + (i ? 3 * i - 1 : 0), sizeof hex - 3 * i, "%s%02x", i ? " " : "", pre[i]);
+        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: not a .npy file (bad magic: starts with %s%s)",
+                    path, got ? hex : "nothing", got ? "" : ", the file is empty");
+        goto done;
+    }
+    if (got < 10) {
+        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: truncated .npy preamble (%zu of 10 bytes)", path,
+                    got);
+        goto done;
+    }
+    int major = pre[6], minor = pre[7];
+    size_t hlen, hoff;
+    if (major == 1 && minor == 0) {
+        hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
+        hoff = 10;
+    } else if ((major == 2 || major == 3) && minor == 0) {
+        if (fread(pre + 10, 1, 2, f) != 2) {
+            st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: truncated .npy preamble (version %d.0)", path,
+                        major);
+            goto done;
+        }
+        uint32_t l =
+            (uint32_t)pre[8] | (uint32_t)pre[9] << 8 | (uint32_t)pre[10] << 16 | (uint32_t)pre[11] << 24;
+        hlen = l;
+        hoff = 12;
+    } else {
+        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+                    "%s: .npy version %d.%d is not supported (1.0, 2.0, 3.0)", path, major, minor);
+        goto done;
+    }
+
+    struct stat sb;
+    int regular = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode);
+    uint64_t file_size = regular ? (uint64_t)sb.st_size : 0;
+    if (hlen > NPY_MAX_HEADER || (regular && hlen > file_size - hoff)) {
+        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: header length %zu (file offset 8) %s", path, hlen,
+                    hlen > NPY_MAX_HEADER ? "is over the 1 MiB limit" : "runs past the end of the file");
+        goto done;
+    }
+    text = malloc(hlen + 1);
+    if (!text) {
+        st = seterr(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
+        goto done;
+    }
+    if (fread(text, 1, hlen, f) != hlen) {
+        st =
+            seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: truncated header (%zu bytes expected)", path, hlen);
+        goto done;
+    }
+    text[hlen] = '\0';
+    if (memchr(text, '\0', hlen)) {
+        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: header holds a NUL byte", path);
+        goto done;
+    }
+
+    npy_header h;
+    hparser hp = { text, hlen, 0, hoff, path, err, err_size };
+    if ((st = parse_header(&hp, &h)) != LSUV_OK)
+        goto done;
+
+    char shape_txt[256];
+    format_shape(shape_txt, sizeof shape_txt, h.ndim, h.shape);
+    int little = host_is_little_endian();
+    int swap = 0;
+    if (!strcmp(h.descr, "<f4")) {
+        swap = !little;
+    } else if ((!strcmp(h.descr, "|f4") || !strcmp(h.descr, "=f4")) && little) {
+        swap = 0;
+    } else if (!strcmp(h.descr, ">f4")) {
+        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+                    "%s: dtype '>f4' is big-endian float32; only little-endian '<f4' is supported", path);
+        goto done;
+    } else {
+        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: dtype '%s' is not float32 ('<f4')", path, h.descr);
+        goto done;
+    }
+    if (h.fortran) {
+        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+                    "%s: fortran_order is True; only C-order arrays are supported (save with "
+                    "np.ascontiguousarray)",
+                    path);
+        goto done;
+    }
+    if (h.ndim < 2 || h.ndim > 4) {
+        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+                    "%s: shape %s has %d dimension%s; expected N x F or N x C x H x W", path, shape_txt,
+                    h.ndim, h.ndim == 1 ? "" : "s");
+        goto done;
+    }
+    /* Element count, refusing any product that overflows the byte count or size_t. */
+    uint64_t count = 1;
+    for (int i = 0; i < h.ndim; i++) {
+        uint64_t d = (uint64_t)h.shape[i];
+        if (d && count > (UINT64_MAX / 4) / d) {
+            count = UINT64_MAX;
+            break;
+        }
+        count *= d;
+    }
+    if (count > (uint64_t)INT64_MAX / 4 || count > SIZE_MAX / 4) {
+        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: shape %s is too large (its byte count overflows)",
+                    path, shape_txt);
+        goto done;
+    }
+    uint64_t bytes = count * 4;
+    uint64_t data_off = hoff + hlen;
+    if (regular && file_size - data_off != bytes) {
+        if (file_size - data_off < bytes)
+            st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+                        "%s: truncated: shape %s needs %llu data bytes from offset %llu, the file holds %llu",
+                        path, shape_txt, (unsigned long long)bytes, (unsigned long long)data_off,
+                        (unsigned long long)(file_size - data_off));
+        else
+            st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+                        "%s: %llu unexpected bytes after the data of shape %s (at offset %llu)", path,
+                        (unsigned long long)(file_size - data_off - bytes), shape_txt,
+                        (unsigned long long)(data_off + bytes));
+        goto done;
+    }
+    data = malloc(bytes ? (size_t)bytes : 1);
+    if (!data) {
+        st = seterr(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory (%llu bytes)", path,
+                    (unsigned long long)bytes);
+        goto done;
+    }
+    size_t nread = fread(data, 1, (size_t)bytes, f);
+    if (nread != bytes) {
+        st = seterr(err, err_size, ferror(f) ? LSUV_ERROR_IO : LSUV_ERROR_FORMAT,
+                    "%s: truncated: shape %s needs %llu data bytes from offset %llu, read %zu", path,
+                    shape_txt, (unsigned long long)bytes, (unsigned long long)data_off, nread);
+        goto done;
+    }
+    if (!regular && fgetc(f) != EOF) {
+        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: unexpected bytes after the data of shape %s", path,
+                    shape_txt);
+        goto done;
+    }
+    if (swap)
+        swap32(data, (size_t)count);
+    out->ndim = h.ndim;
+    for (int i = 0; i < h.ndim; i++)
+        out->shape[i] = h.shape[i];
+    out->data = data;
+    data = NULL;
+
+done:
+    free(data);
+    free(text);
+    fclose(f);
+    return st;
+}
+
+/* ------------------------------------------------------------ writer */
+
+typedef struct npy_job {
+    const lsuv_host_array *a;
+    const char *header;
+    size_t header_len;
+    size_t count;
+} npy_job;
+
+static lsuv_status npy_write_body(FILE *f, void *user, char *msg, size_t msg_size)
+{
+    (void)msg;
+    (void)msg_size;
+    const npy_job *job = user;
+    if (fwrite(job->header, 1, job->header_len, f) != job->header_len)
+        return LSUV_ERROR_IO;
+    if (host_is_little_endian())
+        return fwrite(job->a->data, 4, job->count, f) == job->count ? LSUV_OK : LSUV_ERROR_IO;
+    float buf[4096];
+    for (size_t i = 0; i < job->count; i += 4096) {
+        size_t n = job->count - i < 4096 ? job->count - i : 4096;
+        memcpy(buf, job->a->data + i, n * 4);
+        swap32(buf, n);
+        if (fwrite(buf, 4, n, f) != n)
+            return LSUV_ERROR_IO;
+    }
+    return LSUV_OK;
+}
+
+lsuv_status lsuv_npy_write(const char *path, const lsuv_host_array *a, char *err, size_t err_size)
+{
+    if (!path || !a)
+        return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "npy: NULL argument");
+    if (a->ndim < 0 || a->ndim > LSUV_MAX_DIMS)
+        return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: %d dimensions (0 to %d allowed)", path,
+                      a->ndim, LSUV_MAX_DIMS);
+    uint64_t count = 1;
+    for (int i = 0; i < a->ndim; i++) {
+        uint64_t d = (uint64_t)a->shape[i];
+        if (a->shape[i] < 0 || (d && count > (SIZE_MAX / 4) / d))
+            return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
+                          "%s: shape[%d] = %lld is negative or too large", path, i, (long long)a->shape[i]);
+        count *= d;
+    }
+    if (count && !a->data)
+        return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: array has no data", path);
+
+    /* v1.0: 10-byte preamble + dict padded with spaces and ended by '\n' so the data
+     * starts at a multiple of 64 bytes, as numpy writes it. */
+    char shape_txt[256];
+    format_shape(shape_txt, sizeof shape_txt, a->ndim, a->shape);
+    char header[512];
+    int n = snprintf(header + 10, sizeof header - 10,
+                     "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape_txt);
+    size_t total = 10 + (size_t)n + 1;
+    size_t padded = (total + 63) / 64 * 64;
+    memset(header + 10 + n, ' ', padded - total);
+    header[padded - 1] = '\n';
+    size_t hlen = padded - 10;
+    memcpy(header, npy_magic, 6);
+    header[6] = 1;
+    header[7] = 0;
+    header[8] = (char)(hlen & 0xFF);
+    header[9] = (char)(hlen >> 8);
+
+    npy_job job = { a, header, padded, (size_t)count };
+    return lsuv_write_atomic(path, npy_write_body, &job, err, err_size);
+}

@@ -1,6 +1,7 @@
 #version 460
 #extension GL_GOOGLE_include_directive : require
+// moments_partial.comp - per-channel partial moments, shared-memory reductions only
+// (for devices without subgroup shuffles); the body is in welford.glsl.
 #include "common.glsl"
-layout(local_size_x = 256) in;
-layout(push_constant) uniform P { uvec2 x; uint n; } p;
-void main() { }
+#define MOMENTS_PARTIAL_MAIN 1
+#include "welford.glsl"

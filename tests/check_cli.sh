@@ -1,0 +1,53 @@
+#!/bin/sh
+# check_cli.sh TOOL - the lsuv-vk command line: help, version, devices, errors (stderr,
+# non-zero status), init on real data writing a loadable file, no clobbering on failure.
+set -u
+tool=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+check() { # check NAME EXPECTED_STATUS CMD... ; stdout/stderr kept in $tmp/out, $tmp/err
+    name=$1; want=$2; shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"; got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL $name: exit $got, expected $want"; sed 's/^/  stderr: /' "$tmp/err"; fails=$((fails + 1))
+    else echo "ok   $name"; fi
+}
+expect() { # expect NAME FILE PATTERN
+    if ! grep -q -- "$3" "$2"; then echo "FAIL $1: '$3' not in $2:"; sed 's/^/  /' "$2" | head -20; fails=$((fails + 1)); fi
+}
+
+check help 0 "$tool" --help;                      expect help "$tmp/out" "usage: lsuv-vk"
+check version 0 "$tool" --version;                expect version "$tmp/out" "lsuv-vk [0-9]"
+check no_args 2 "$tool";                          expect no_args "$tmp/err" "usage"
+check unknown_command 2 "$tool" frobnicate;       expect unknown_command "$tmp/err" "unknown command 'frobnicate'"
+[ -s "$tmp/out" ] && { echo "FAIL unknown_command wrote to stdout"; fails=$((fails + 1)); }
+check devices 0 "$tool" devices;                  expect devices "$tmp/out" "subgroup"
+check bench_no_model 2 "$tool" bench;             expect bench_no_model "$tmp/err" "--model is required"
+check bench_bad_model 2 "$tool" bench --model nope; expect bench_bad_model "$tmp/err" "unknown model 'nope'"
+check bench_bad_batch 2 "$tool" bench --model mlp20 --batch -3; expect bench_bad_batch "$tmp/err" "--batch"
+check bench_json 0 "$tool" bench --model mlp20 --batch 16 --repeat 1 --json
+expect bench_json "$tmp/out" '"flops_executed"'
+expect bench_json "$tmp/out" '"layers": \[{"name": "0", "kind": "dense"'
+check init_missing 2 "$tool" init --model mlp20;  expect init_missing "$tmp/err" "required"
+
+data=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+if [ -f "$data" ]; then
+    check init_fmnist 0 "$tool" init --model mlp20 --data "$data" --batch 64 --standardize -o "$tmp/w.safetensors"
+    expect init_fmnist "$tmp/out" "wrote"
+    [ -s "$tmp/w.safetensors" ] || { echo "FAIL init_fmnist: no output file"; fails=$((fails + 1)); }
+    cp "$tmp/w.safetensors" "$tmp/before"
+    check init_bad_model_data 1 "$tool" init --model fitnet4 --data "$data" -o "$tmp/w.safetensors"
+    expect init_bad_model_data "$tmp/err" "784 values"
+    printf 'not a data file' >"$tmp/bad.npy"
+    check init_bad_file 1 "$tool" init --model mlp20 --data "$tmp/bad.npy" -o "$tmp/w.safetensors"
+    expect init_bad_file "$tmp/err" "bad.npy"
+    cmp -s "$tmp/before" "$tmp/w.safetensors" || { echo "FAIL: a failed init changed the output file"; fails=$((fails + 1)); }
+    check init_unwritable 1 "$tool" init --model mlp20 --data "$data" --batch 16 -o "$tmp/no/such/dir/w.safetensors"
+    expect init_unwritable "$tmp/err" "no/such/dir"
+    ls "$tmp" | grep -q tmp- && { echo "FAIL: temporary file left behind"; fails=$((fails + 1)); }
+else
+    echo "skip init on real data: $data missing (apt-get install dataset-fashion-mnist)"
+fi
+[ "$fails" -eq 0 ] && echo "all CLI checks passed"
+exit "$fails"

@@ -1,0 +1,357 @@
+/* test_orthonormalize.c - blocked MGS-twice on the device against double-precision
+ * Householder QR (Gram-Schmidt in double for the huge shape): orthonormality, equality
+ * with the Q of the QR with diag(R) > 0, rank deficiency, argument checks, timings. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ref_qr.h"
+#include "support.h"
+
+#define ORTH_TOL 2e-5
+#define REF_TOL 1e-4
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Orthonormalizes a device copy of x; returns the result (free it) and the seconds the
+ * recording plus the submission took. */
+static float *run(lsuv_context *ctx, const float *x, uint32_t rows, uint32_t cols, double *seconds)
+{
+    size_t n = (size_t)rows * cols;
+    lsuv_buffer b = test_upload(ctx, x, n);
+    double t0 = now();
+    lsuv_status st = lsuv_k_orthonormalize(ctx, &b, rows, cols);
+    cr_assert_eq(st, LSUV_OK, "%u x %u: %s", rows, cols, lsuv_context_last_error(ctx));
+    st = lsuv_submit(ctx);
+    cr_assert_eq(st, LSUV_OK, "%u x %u: %s", rows, cols, lsuv_context_last_error(ctx));
+    if (seconds)
+        *seconds = now() - t0;
+    float *y = test_download(ctx, &b, n);
+    lsuv_buffer_free(ctx, &b);
+    return y;
+}
+
+/* Creates every pipeline once so that timings measure the work only. */
+static void warm_up(lsuv_context *ctx)
+{
+    test_rng r = {99};
+    float x[40 * 20];
+    test_fill_normal(&r, x, 40 * 20, 0, 1);
+    free(run(ctx, x, 40, 20, NULL));
+    free(run(ctx, x, 20, 40, NULL));
+}
+
+static void report(uint32_t rows, uint32_t cols, double seconds)
+{
+    double n = rows < cols ? rows : cols, m = rows < cols ? cols : rows;
+    double flops = 4.0 * n * n * m;
+    fprintf(stderr, "orthonormalize %5u x %-7u %8.3f s  %7.2f GFLOP/s\n", rows, cols, seconds,
+            flops / seconds * 1e-9);
+}
+
+static void assert_finite(const float *q, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert(isfinite(q[i]), "%s: element %zu is %g", what, i, q[i]);
+}
+
+/* The vectors of a rows x cols result in double, one after the other (rows, or columns
+ * when rows > cols); *vn / *vm: how many and how long. */
+static double *vectors(const float *q, size_t rows, size_t cols, size_t *vn, size_t *vm)
+{
+    int columns = rows > cols;
+    *vn = columns ? cols : rows;
+    *vm = columns ? rows : cols;
+    double *w = malloc(rows * cols * sizeof *w);
+    cr_assert_not_null(w);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++)
+            w[columns ? c * rows + r : r * cols + c] = q[r * cols + c];
+    return w;
+}
+
+static double dotd(const double *x, const double *y, size_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += x[i] * y[i];
+        s1 += x[i + 1] * y[i + 1];
+        s2 += x[i + 2] * y[i + 2];
+        s3 += x[i + 3] * y[i + 3];
+    }
+    for (; i < n; i++)
+        s0 += x[i] * y[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* max |Q Q^T - I| (Q^T Q when tall), in double. Vectors listed in `zero` (count nz) must
+ * be exactly zero instead of unit; they are skipped in the products. */
+static double orth_error_skip(const float *q, size_t rows, size_t cols, const size_t *zero, int nz)
+{
+    size_t n, m;
+    double *w = vectors(q, rows, cols, &n, &m);
+    char *skip = calloc(n, 1);
+    for (int z = 0; z < nz; z++) {
+        skip[zero[z]] = 1;
+        for (size_t k = 0; k < m; k++)
+            cr_assert_eq(w[zero[z] * m + k], 0.0, "vector %zu should be zero", zero[z]);
+    }
+    double worst = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i; j < n && !skip[i]; j++) {
+            if (skip[j])
+                continue;
+            double e = fabs(dotd(w + i * m, w + j * m, m) - (i == j ? 1.0 : 0.0));
+            if (e > worst)
+                worst = e;
+        }
+    free(skip);
+    free(w);
+    return worst;
+}
+
+static double orth_error(const float *q, size_t rows, size_t cols)
+{
+    return orth_error_skip(q, rows, cols, NULL, 0);
+}
+
+/* The double reference for the same float input. */
+static double *reference(const float *x, size_t rows, size_t cols, int gram_schmidt)
+{
+    size_t n = rows * cols;
+    double *a = malloc(n * sizeof *a), *q = malloc(n * sizeof *q);
+    cr_assert(a && q);
+    for (size_t i = 0; i < n; i++)
+        a[i] = x[i];
+    cr_assert_eq(ref_orthonormalize(a, rows, cols, q, gram_schmidt), 0);
+    free(a);
+    return q;
+}
+
+/* Runs one Gaussian rows x cols case and checks orthonormality and (when with_ref) the
+ * reference. */
+static void check_shape(lsuv_context *ctx, uint32_t rows, uint32_t cols, uint64_t seed, int with_ref)
+{
+    size_t n = (size_t)rows * cols;
+    test_rng r = {seed};
+    float *x = malloc(n * sizeof *x);
+    test_fill_normal(&r, x, n, 0, 1);
+    double seconds;
+    float *q = run(ctx, x, rows, cols, &seconds);
+    report(rows, cols, seconds);
+    char what[64];
+    snprintf(what, sizeof what, "%u x %u", rows, cols);
+    assert_finite(q, n, what);
+    double oe = orth_error(q, rows, cols);
+    cr_assert(oe <= ORTH_TOL, "%s: max |QQ^T - I| = %.3g", what, oe);
+    if (with_ref) {
+        double *want = reference(x, rows, cols, 0);
+        double re = test_max_abs_error(q, want, n);
+        fprintf(stderr, "  %s: orthogonality %.2e, max |Q - Q_ref| %.2e\n", what, oe, re);
+        cr_assert(re <= REF_TOL, "%s: max |Q - Q_householder| = %.3g", what, re);
+        free(want);
+    } else {
+        fprintf(stderr, "  %s: orthogonality %.2e\n", what, oe);
+    }
+    free(q);
+    free(x);
+}
+
+Test(orthonormalize, one_by_one_takes_the_sign_of_qr)
+{
+    lsuv_context *ctx = test_context();
+    /* Q R = a with R > 0: q = a / |a| */
+    const float in[] = {-2.5f, 3.0f, -0.125f, 1e5f};
+    const float want[] = {-1.0f, 1.0f, -1.0f, 1.0f};
+    for (int i = 0; i < 4; i++) {
+        float *q = run(ctx, &in[i], 1, 1, NULL);
+        cr_assert(fabsf(q[0] - want[i]) <= 1e-6f, "1x1 %g -> %g, want %g", in[i], q[0], want[i]);
+        free(q);
+    }
+    lsuv_context_destroy(ctx);
+}
+
+Test(orthonormalize, small_and_odd_shapes_match_householder)
+{
+    lsuv_context *ctx = test_context();
+    warm_up(ctx);
+    check_shape(ctx, 3, 7, 1, 1);
+    check_shape(ctx, 7, 3, 2, 1);
+    check_shape(ctx, 64, 576, 3, 1);
+    check_shape(ctx, 45, 1001, 4, 1);   /* a partial last panel */
+    check_shape(ctx, 1001, 45, 5, 1);
+    check_shape(ctx, 17, 17, 6, 1);
+    lsuv_context_destroy(ctx);
+}
+
+/* Rows of 20001 run the in-panel pass over chunks in several workgroups. */
+Test(orthonormalize, long_rows_chunked_panels_match_householder)
+{
+    lsuv_context *ctx = test_context();
+    warm_up(ctx);
+    check_shape(ctx, 20, 20001, 7, 1);
+    check_shape(ctx, 20001, 19, 8, 1);
+    lsuv_context_destroy(ctx);
+}
+
+/* The conv-weight shape both ways: the tall case is the transpose of the wide one, so its
+ * answer is the transpose of the same reference. */
+Test(orthonormalize, conv_512x4608_and_its_transpose)
+{
+    lsuv_context *ctx = test_context();
+    warm_up(ctx);
+    const uint32_t rows = 512, cols = 4608;
+    size_t n = (size_t)rows * cols;
+    test_rng r = {11};
+    float *x = malloc(n * sizeof *x), *xt = malloc(n * sizeof *xt);
+    test_fill_normal(&r, x, n, 0, 1);
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++)
+            xt[j * rows + i] = x[i * cols + j];
+    double *want = reference(x, rows, cols, 0), *want_t = malloc(n * sizeof *want_t);
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++)
+            want_t[j * rows + i] = want[i * cols + j];
+
+    double seconds;
+    float *q = run(ctx, x, rows, cols, &seconds);
+    report(rows, cols, seconds);
+    assert_finite(q, n, "512 x 4608");
+    double oe = orth_error(q, rows, cols), re = test_max_abs_error(q, want, n);
+    fprintf(stderr, "  512 x 4608: orthogonality %.2e, max |Q - Q_ref| %.2e\n", oe, re);
+    cr_assert(oe <= ORTH_TOL, "512 x 4608: max |QQ^T - I| = %.3g", oe);
+    cr_assert(re <= REF_TOL, "512 x 4608: max |Q - Q_householder| = %.3g", re);
+    free(q);
+
+    q = run(ctx, xt, cols, rows, &seconds);
+    report(cols, rows, seconds);
+    assert_finite(q, n, "4608 x 512");
+    oe = orth_error(q, cols, rows);
+    re = test_max_abs_error(q, want_t, n);
+    fprintf(stderr, "  4608 x 512: orthogonality %.2e, max |Q - Q_ref| %.2e\n", oe, re);
+    cr_assert(oe <= ORTH_TOL, "4608 x 512: max |Q^TQ - I| = %.3g", oe);
+    cr_assert(re <= REF_TOL, "4608 x 512: max |Q - Q_householder| = %.3g", re);
+    free(q);
+    free(x);
+    free(xt);
+    free(want);
+    free(want_t);
+    lsuv_context_destroy(ctx);
+}
+
+/* A square Gaussian matrix is too ill-conditioned to compare Q elementwise. */
+Test(orthonormalize, square_1024_is_orthogonal)
+{
+    lsuv_context *ctx = test_context();
+    warm_up(ctx);
+    check_shape(ctx, 1024, 1024, 12, 0);
+    lsuv_context_destroy(ctx);
+}
+
+/* 8 x 4500001 floats = 144 MB, over lavapipe's 128 MiB maxStorageBufferRange. */
+Test(orthonormalize, over_128_mib_matches_double_gram_schmidt)
+{
+    lsuv_context *ctx = test_context();
+    warm_up(ctx);
+    const uint32_t rows = 8, cols = 4500001;
+    size_t n = (size_t)rows * cols;
+    test_rng r = {13};
+    float *x = malloc(n * sizeof *x);
+    cr_assert_not_null(x);
+    test_fill_normal(&r, x, n, 0, 1);
+    double seconds;
+    float *q = run(ctx, x, rows, cols, &seconds);
+    report(rows, cols, seconds);
+    assert_finite(q, n, "8 x 4500001");
+    double oe = orth_error(q, rows, cols);
+    double *want = reference(x, rows, cols, 1);
+    double re = test_max_abs_error(q, want, n);
+    fprintf(stderr, "  8 x 4500001: orthogonality %.2e, max |Q - Q_ref| %.2e\n", oe, re);
+    cr_assert(oe <= ORTH_TOL, "max |QQ^T - I| = %.3g", oe);
+    cr_assert(re <= REF_TOL, "max |Q - Q_gram_schmidt| = %.3g", re);
+    free(want);
+    free(q);
+    free(x);
+    lsuv_context_destroy(ctx);
+}
+
+/* Gaussian rows with copies (inside a panel and across panels) and a zero row: the output
+ * is finite, the rows before the first copy are those of the reference, the zero row
+ * stays zero and the copies become unit rows orthogonal to all others. */
+Test(orthonormalize, rank_deficient_rows_stay_finite)
+{
+    lsuv_context *ctx = test_context();
+    const uint32_t rows = 37, cols = 101;
+    size_t n = (size_t)rows * cols;
+    test_rng r = {14};
+    float *x = malloc(n * sizeof *x);
+    test_fill_normal(&r, x, n, 0, 1);
+    memcpy(x + 3 * cols, x + 1 * cols, cols * sizeof *x);   /* same panel */
+    memcpy(x + 20 * cols, x + 5 * cols, cols * sizeof *x);  /* across panels */
+    memset(x + 30 * cols, 0, cols * sizeof *x);             /* nothing at all */
+    for (int mode = 0; mode < 2; mode++) { /* rows, then the transpose (columns) */
+        float *in = x;
+        uint32_t rr = rows, cc = cols;
+        if (mode) {
+            in = malloc(n * sizeof *in);
+            for (size_t i = 0; i < rows; i++)
+                for (size_t j = 0; j < cols; j++)
+                    in[j * rows + i] = x[i * cols + j];
+            rr = cols;
+            cc = rows;
+        }
+        float *q = run(ctx, in, rr, cc, NULL);
+        assert_finite(q, n, mode ? "101 x 37" : "37 x 101");
+        const size_t zero[] = {30};
+        double oe = orth_error_skip(q, rr, cc, zero, 1);
+        fprintf(stderr, "  rank-deficient %u x %u: orthogonality %.2e\n", rr, cc, oe);
+        cr_assert(oe <= ORTH_TOL, "rank-deficient: max |QQ^T - I| = %.3g", oe);
+        /* the first three rows do not depend on what follows */
+        double *want = reference(x, 3, cols, 0);
+        size_t vn, vm;
+        double *got = vectors(q, rr, cc, &vn, &vm);
+        double worst = 0;
+        for (size_t i = 0; i < 3 * (size_t)cols; i++)
+            worst = fmax(worst, fabs(got[i] - want[i]));
+        cr_assert(worst <= REF_TOL, "rank-deficient: leading rows differ by %.3g", worst);
+        free(got);
+        free(want);
+        free(q);
+        if (mode)
+            free(in);
+    }
+    free(x);
+
+    /* exact dependence: the second row's remainder is exactly zero, so it stays zero */
+    float e[3 * 4] = {1, 1, 1, 1, 2, 2, 2, 2, 1, -1, 0, 0};
+    float *q = run(ctx, e, 3, 4, NULL);
+    const float want[3 * 4] = {0.5f, 0.5f, 0.5f, 0.5f, 0, 0, 0, 0, 0.70710678f, -0.70710678f, 0, 0};
+    for (int i = 0; i < 12; i++)
+        cr_assert(fabsf(q[i] - want[i]) <= 1e-6f, "exact dependence: q[%d] = %g, want %g", i, q[i], want[i]);
+    free(q);
+    lsuv_context_destroy(ctx);
+}
+
+Test(orthonormalize, rejects_bad_arguments)
+{
+    lsuv_context *ctx = test_context();
+    lsuv_buffer b = test_alloc_poisoned(ctx, 100), none = {0};
+    cr_assert_eq(lsuv_k_orthonormalize(ctx, &b, 0, 10), LSUV_ERROR_INVALID_ARGUMENT);
+    cr_assert_eq(lsuv_k_orthonormalize(ctx, &b, 10, 0), LSUV_ERROR_INVALID_ARGUMENT);
+    cr_assert_eq(lsuv_k_orthonormalize(ctx, &none, 2, 2), LSUV_ERROR_INVALID_ARGUMENT);
+    cr_assert_eq(lsuv_k_orthonormalize(ctx, NULL, 2, 2), LSUV_ERROR_INVALID_ARGUMENT);
+    cr_assert_eq(lsuv_k_orthonormalize(ctx, &b, 11, 10), LSUV_ERROR_INVALID_ARGUMENT);
+    cr_assert(strstr(lsuv_context_last_error(ctx), "bytes") != NULL, "%s", lsuv_context_last_error(ctx));
+    cr_assert_eq(lsuv_k_orthonormalize(ctx, &b, 65536, 65537), LSUV_ERROR_INVALID_ARGUMENT);
+    cr_assert_eq(lsuv_submit(ctx), LSUV_OK);
+    lsuv_buffer_free(ctx, &b);
+    lsuv_context_destroy(ctx);
+}
