@@ -88,6 +88,8 @@ static uint64_t node_count_per_batch(const run *r, const lsuv_node *n)
 static void release_inputs(run *r, int id)
 {
     const lsuv_node *n = &r->net->nodes[id];
+    if (n->kind == LSUV_NODE_FLATTEN)
+        return; /* an alias: its readers count as readers of its input */
     for (int i = 0; i < n->input_count; i++) {
         int o = r->owner[n->inputs[i]];
         if (--r->uses[o] == 0)

@@ -76,7 +76,7 @@ static int subgroup_kernel_ok(const lsuv_context *ctx)
 static double tile_cost(uint32_t n, uint32_t tile, uint32_t per_thread)
 {
     double padded = (double)((n + tile - 1) / tile) * tile;
-    return padded * (1.0 + 3.0 / per_thread);
+    return padded * (1.0 + 4.0 / per_thread);
 }
 
 /* Records the GEMM: rows x cols outputs (per group), depth k. */
@@ -84,21 +84,13 @@ static lsuv_status record_gemm(lsuv_context *ctx, gemm_push *push, int conv, uin
 {
     const uint32_t *lim = ctx->info.max_workgroup_count;
     if (kernel == KERNEL_SUBGROUP) {
-        uint32_t sg = ctx->info.subgroup_size, tn = 4;
-        static const uint32_t tns[] = {4, 8, 12, 16};
-        double best = 0;
-        for (int i = 0; i < 4; i++) {
-            if ((uint64_t)sg * sg * tns[i] * 4 > 16384)
-                continue;
-            double c = tile_cost(push->cols, sg * tns[i], tns[i]);
-            if (best == 0 || c < best) {
-                best = c;
-                tn = tns[i];
-            }
-        }
-        uint32_t tm = 32, nsg = (push->rows + tm - 1) / tm;
-        if (nsg > 8)
-            nsg = 8;
+        /* 32 rows per subgroup, 8 subgroups, 4, 8 or 12 columns per lane: few variants,
+         * since each costs seconds of LLVM time on first use */
+        uint32_t sg = ctx->info.subgroup_size, tm = 32, nsg = 8, tn = 4;
+        for (uint32_t t = 8; t <= 12; t += 4)
+            if ((uint64_t)sg * sg * t * 4 <= 16384 &&
+                tile_cost(push->cols, sg * t, t) < tile_cost(push->cols, sg * tn, tn))
+                tn = t;
         uint32_t spec[6] = {tm, tn, sg, nsg, conv ? 1u : 0u, sg * nsg};
         uint64_t row_tiles = (push->rows + tm * nsg - 1) / (tm * nsg);
         uint64_t col_tiles = (push->cols + sg * tn - 1) / (sg * tn);
@@ -124,8 +116,9 @@ static int choose_kernel(const lsuv_context *ctx, int conv, uint32_t cols_per_gr
         forced = KERNEL_AUTO;
     if (forced != KERNEL_AUTO)
         return forced;
-    /* a GEMM tile is at least 32 channels wide: with fewer per group it is mostly padding */
-    if (conv && cols_per_group < 8)
+    /* a GEMM tile is at least 32 channels wide: with fewer per group it is mostly padding
+     * (on lavapipe the direct kernel matches the subgroup one at 4 channels per group) */
+    if (conv && cols_per_group < 4)
         return KERNEL_DIRECT;
     if (ctx->info.type == LSUV_DEVICE_CPU && subgroup_kernel_ok(ctx))
         return KERNEL_SUBGROUP;
@@ -245,8 +238,13 @@ lsuv_status lsuv_k_conv2d(lsuv_context *ctx, const lsuv_conv2d_params *p, const 
     push.cg = (uint32_t)cg;
     push.kout = q.out_channels;
     int kernel = choose_kernel(ctx, 1, (uint32_t)kg);
-    if (kernel == KERNEL_DIRECT)
-        return lsuv_dispatch(ctx, "conv2d", NULL, 0, &push, sizeof push,
-                             capped((ny + 255) / 256, ctx->info.max_workgroup_count[0]), 1, 1);
+    if (kernel == KERNEL_DIRECT) {
+        /* outputs per invocation along a row: more reuse of each weight on CPUs, more
+         * invocations on GPUs */
+        uint32_t tw = ctx->info.type == LSUV_DEVICE_CPU ? 8 : 4;
+        uint64_t items = (uint64_t)q.batch * q.out_h * q.out_channels * ((q.out_w + tw - 1) / tw);
+        return lsuv_dispatch(ctx, "conv2d", &tw, 1, &push, sizeof push,
+                             capped((items + 255) / 256, ctx->info.max_workgroup_count[0]), 1, 1);
+    }
     return record_gemm(ctx, &push, 1, q.groups, kernel);
 }

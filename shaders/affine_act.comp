@@ -15,14 +15,18 @@ const uint A_NONE = 0, A_RELU = 1, A_LEAKY = 2, A_PRELU = 3, A_TANH = 4, A_SIGMO
 layout(constant_id = 0) const uint ACT = 0;
 layout(constant_id = 1) const bool HAS_SCALE = false;
 layout(constant_id = 2) const bool HAS_SHIFT = false;
+// ROWS: workgroups walk whole rows of `spatial` elements (y: rows, x: within the row), so the
+// channel is uniform per row and its parameters are loaded once; for spatial >= 256.
+// Otherwise a flat grid-stride loop tracks each element's channel incrementally.
+layout(constant_id = 3) const bool ROWS = false;
 const bool PER_CHANNEL = HAS_SCALE || HAS_SHIFT || ACT == A_PRELU;
 
 layout(push_constant) uniform P {
     uvec2 x, y, scale, shift, slopes;
-    uint n;              // elements in this chunk (< 2^31)
+    uint n;              // elements (ROWS: rows) in this chunk; chunks hold < 2^31 elements
     uint spatial, channels;
     uint s0, c0;         // spatial index and channel of the chunk's first element
-    uint dr, dqc;        // grid stride T: T % spatial and (T / spatial) % channels
+    uint dr, dqc;        // flat grid stride T: T % spatial and (T / spatial) % channels
     float alpha, param;  // param: leaky slope or ELU alpha
 } p;
 
@@ -127,14 +131,14 @@ float normal_cdf(float t)
     return t < 0.0 ? q : 1.0 - q;
 }
 
-float activate(float t, uint c)
+float activate(float t, uint c, float slope)
 {
     if (ACT == A_RELU)
         return max(t, 0.0);
     if (ACT == A_LEAKY)
         return t >= 0.0 ? t : p.param * t;
     if (ACT == A_PRELU)
-        return t >= 0.0 ? t : Floats(p.slopes).v[c] * t;
+        return t >= 0.0 ? t : slope * t;
     if (ACT == A_TANH) {
         // tanh|t| = -m / (2 + m), m = expm1(-2|t|): no cancellation near 0, 1 for large |t|
         float m = expm1_neg(-2.0 * abs(t));
@@ -156,8 +160,29 @@ float activate(float t, uint c)
 // a + b mod m for a, b < m, without overflowing 32 bits
 uint add_mod(uint a, uint b, uint m) { return a >= m - b ? a - (m - b) : a + b; }
 
+float load_channel(uvec2 a, uint c) { return Floats(a).v[c]; }
+
+void rows()
+{
+    Floats x = Floats(p.x), y = Floats(p.y);
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint row = gl_WorkGroupID.y; row < p.n; row += gl_NumWorkGroups.y) {
+        uint c = add_mod(p.c0, row % p.channels, p.channels);
+        float sc = HAS_SCALE ? load_channel(p.scale, c) * p.alpha : p.alpha;
+        float sh = HAS_SHIFT ? load_channel(p.shift, c) : 0.0;
+        float slope = ACT == A_PRELU ? load_channel(p.slopes, c) : 0.0;
+        uint first = row * p.spatial;
+        for (uint j = gl_GlobalInvocationID.x; j < p.spatial; j += stride)
+            y.v[first + j] = activate(x.v[first + j] * sc + sh, c, slope);
+    }
+}
+
 void main()
 {
+    if (ROWS) {
+        rows();
+        return;
+    }
     Floats x = Floats(p.x), y = Floats(p.y);
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     uint i = gl_GlobalInvocationID.x;
@@ -175,10 +200,10 @@ void main()
     for (; i < p.n; i += stride) {
         float t = x.v[i] * p.alpha;
         if (HAS_SCALE)
-            t *= Floats(p.scale).v[c];
+            t *= load_channel(p.scale, c);
         if (HAS_SHIFT)
-            t += Floats(p.shift).v[c];
-        y.v[i] = activate(t, c);
+            t += load_channel(p.shift, c);
+        y.v[i] = activate(t, c, ACT == A_PRELU ? load_channel(p.slopes, c) : 0.0);
         if (PER_CHANNEL) {
             bool carry = r >= p.spatial - p.dr;
             r = carry ? r - (p.spatial - p.dr) : r + p.dr;

@@ -19,6 +19,8 @@ layout(constant_id = 3) const uint CONV = 0;  // 0 dense, 1 conv2d
 layout(local_size_x = 256) in;
 const uint BR = 16 * TM;
 const uint BC = 16 * TN;
+const uint BRP = BR + 4;  // padded rows of the shared tiles: the transposing stores
+const uint BCP = BC + 4;  // (k fastest) then fall into different banks
 const uint DSLOTS = BR * BK / 256;  // data elements staged per thread and slice
 const uint WSLOTS = BC * BK / 256;  // weight elements staged per thread and slice
 
@@ -28,8 +30,8 @@ layout(push_constant) uniform P {
     uint c, h, wd, ohw, ow, r, s, sh, sw, ph, pw, dh, dw, cg, kout;
 } p;
 
-shared vec4 Ds[BK * BR / 4];
-shared vec4 Ws[BK * BC / 4];
+shared vec4 Ds[BK * BRP / 4];
+shared vec4 Ws[BK * BCP / 4];
 
 void main()
 {
@@ -83,7 +85,7 @@ void main()
                     float v = 0.0;
                     if (r0 + row < p.rows && k0 + kk < p.k)
                         v = X.v[(r0 + row) * p.k + k0 + kk];
-                    Ds[(kk * BR + row) / 4][row % 4] = v;
+                    Ds[(kk * BRP + row) / 4][row % 4] = v;
                 }
             } else {
                 for (uint q2 = 0; q2 < DSLOTS; q2++) {
@@ -93,7 +95,7 @@ void main()
                     if (rin && k0 + kk < p.k && uint(ih) < p.h && uint(iw) < p.wd)
                         v = X.v[roff + kc[q2] * hw + uint(int(kr[q2] * p.dh) * int(p.wd) +
                                                           int(ks[q2] * p.dw))];
-                    Ds[(kk * BR + drow) / 4][drow % 4] = v;
+                    Ds[(kk * BRP + drow) / 4][drow % 4] = v;
                     ks[q2] += BK;
                     while (ks[q2] >= p.s) {
                         ks[q2] -= p.s;
@@ -110,15 +112,15 @@ void main()
                 float v = 0.0;
                 if (c0 + col < p.cols && k0 + kk < p.k)
                     v = W.v[(wrow0 + col) * p.k + k0 + kk];
-                Ws[(kk * BC + col) / 4][col % 4] = v;
+                Ws[(kk * BCP + col) / 4][col % 4] = v;
             }
             barrier();
             for (uint kk = 0; kk < BK; kk++) {
                 vec4 av[TM / 4], bv[TN / 4];
                 for (uint i = 0; i < TM / 4; i++)
-                    av[i] = Ds[(kk * BR + tr * TM) / 4 + i];
+                    av[i] = Ds[(kk * BRP + tr * TM) / 4 + i];
                 for (uint j = 0; j < TN / 4; j++)
-                    bv[j] = Ws[(kk * BC + tc * TN) / 4 + j];
+                    bv[j] = Ws[(kk * BCP + tc * TN) / 4 + j];
                 for (uint i = 0; i < TM; i++)
                     for (uint j = 0; j < TN; j++)
                         acc[i][j] = fma(av[i / 4][i % 4], bv[j / 4][j % 4], acc[i][j]);

@@ -118,38 +118,44 @@ void main()
                 }
             }
             barrier();
-            [[unroll]] for (uint kk = 0; kk < SG; kk++) {
-                vec4 bv[TN / 4];
-                for (uint j = 0; j < TN / 4; j++)
-                    bv[j] = Ws[(kk * BC + lane * TN) / 4 + j];
-                for (uint i = 0; i < TM; i++) {
-                    float av = subgroupShuffle(a[i], kk);
-                    for (uint j = 0; j < TN; j++)
-                        acc[i][j] = fma(av, bv[j / 4][j % 4], acc[i][j]);
+            // subgroups whose rows are all past the end skip the arithmetic (uniform)
+            if (r0 < p.rows) {
+                [[unroll]] for (uint kk = 0; kk < SG; kk++) {
+                    vec4 bv[TN / 4];
+                    for (uint j = 0; j < TN / 4; j++)
+                        bv[j] = Ws[(kk * BC + lane * TN) / 4 + j];
+                    for (uint i = 0; i < TM; i++) {
+                        float av = subgroupShuffle(a[i], kk);
+                        for (uint j = 0; j < TN; j++)
+                            acc[i][j] = fma(av, bv[j / 4][j % 4], acc[i][j]);
+                    }
                 }
             }
         }
 
-        for (uint i = 0; i < TM; i++) {
-            uint row = r0 + i;
-            if (row >= p.rows)
-                break;
-            uint base = row * p.cols;  // dense: y[row][c]
-            uint cstride = 1;
-            if (CONV != 0) {  // y[b][g*Kg + c][q]
+        float bj[TN];
+        for (uint j = 0; j < TN; j++) {
+            uint col = c0 + lane * TN + j;
+            bj[j] = 0.0;
+            if (p.has_bias != 0 && col < p.cols)
+                bj[j] = bias.v[g * p.cols + col];
+        }
+        // results leave through one store loop (dynamic index): unrolled, TM x TN stores
+        // would multiply the shader's size and its compile time on CPU devices
+        float o[TM * TN];
+        for (uint i = 0; i < TM; i++)
+            for (uint j = 0; j < TN; j++)
+                o[i * TN + j] = acc[i][j] + bj[j];
+        for (uint e = 0; e < TM * TN; e++) {
+            uint row = r0 + e / TN, col = c0 + lane * TN + e % TN;
+            if (row >= p.rows || col >= p.cols)
+                continue;
+            uint at = row * p.cols + col;  // dense: y[row][c]
+            if (CONV != 0) {                // y[b][g*Kg + c][q]
                 uint b = row / p.ohw, q = row % p.ohw;
-                base = (b * p.kout + g * p.cols) * p.ohw + q;
-                cstride = p.ohw;
+                at = ((b * p.kout + g * p.cols) + col) * p.ohw + q;
             }
-            for (uint j = 0; j < TN; j++) {
-                uint col = c0 + lane * TN + j;
-                if (col < p.cols) {
-                    float v = acc[i][j];
-                    if (p.has_bias != 0)
-                        v += bias.v[g * p.cols + col];
-                    Y.v[base + col * cstride] = v;
-                }
-            }
+            Y.v[at] = o[e];
         }
     }
 }
