@@ -83,12 +83,15 @@ void main()
 
         for (uint k0 = 0; k0 < p.k; k0 += SG) {
             barrier();
-            for (uint e = tid; e < BC * SG; e += NT) {
-                uint col = e / SG, kk = e % SG;
-                float v = 0.0;
-                if (c0 + col < p.cols && k0 + kk < p.k)
-                    v = W.v[(wrow0 + col) * p.k + k0 + kk];
-                Ws[(kk * BC + col) / 4][col % 4] = v;
+            // four columns per item: one vec4 store (a single lane loop) instead of four
+            for (uint e = tid; e < BC / 4 * SG; e += NT) {
+                uint col = e / SG * 4, kk = e % SG;
+                vec4 v = vec4(0.0);
+                if (k0 + kk < p.k)
+                    for (uint t = 0; t < 4; t++)
+                        if (c0 + col + t < p.cols)
+                            v[t] = W.v[(wrow0 + col + t) * p.k + k0 + kk];
+                Ws[(kk * BC + col) / 4] = v;
             }
             float a[TM];
             bool kin = k0 + lane < p.k;

@@ -43,7 +43,8 @@ static float *random_floats(test_rng *r, size_t n, double std)
 static void check_dense(lsuv_context *ctx, test_rng *rng, int batch, int in, int out, int with_bias)
 {
     size_t nx = (size_t)batch * in, nw = (size_t)out * in, ny = (size_t)batch * out;
-    float *x = random_floats(rng, nx, 1.0), *w = random_floats(rng, nw, 1.0), *b = random_floats(rng, out, 1.0);
+    float *x = random_floats(rng, nx, 1.0), *w = random_floats(rng, nw, 1.0);
+    float *b = random_floats(rng, out, 1.0);
     lsuv_buffer bx = test_upload(ctx, x, nx), bw = test_upload(ctx, w, nw), bb = test_upload(ctx, b, out);
     lsuv_buffer by = test_alloc_poisoned(ctx, ny);
     lsuv_status st = lsuv_k_dense(ctx, &bx, &bw, with_bias ? &bb : NULL, &by, batch, in, out);
@@ -54,7 +55,8 @@ static void check_dense(lsuv_context *ctx, test_rng *rng, int batch, int in, int
     double *want = malloc(ny * sizeof *want);
     ref_dense(dx, dw, with_bias ? db : NULL, want, batch, in, out);
     double err = test_rel_error(y, want, ny);
-    cr_expect_leq(err, TOL, "dense %d x %d -> %d (bias %d): relative error %g", batch, in, out, with_bias, err);
+    cr_expect_leq(err, TOL, "dense %d x %d -> %d (bias %d): relative error %g", batch, in, out, with_bias,
+                  err);
 
     free(x), free(w), free(b), free(y), free(dx), free(dw), free(db), free(want);
     lsuv_buffer_free(ctx, &bx);
@@ -75,8 +77,8 @@ static void dense_suite(const char *kernel, uint64_t seed)
         for (int bias = 0; bias <= 1; bias++)
             check_dense(ctx, &rng, shapes[i][0], shapes[i][1], shapes[i][2], bias);
     for (int i = 0; i < 6; i++) /* random odd shapes */
-        check_dense(ctx, &rng, test_rng_int(&rng, 1, 200), test_rng_int(&rng, 1, 300), test_rng_int(&rng, 1, 150),
-                    i & 1);
+        check_dense(ctx, &rng, test_rng_int(&rng, 1, 200), test_rng_int(&rng, 1, 300),
+                    test_rng_int(&rng, 1, 150), i & 1);
     lsuv_context_destroy(ctx);
 }
 
@@ -290,7 +292,8 @@ Test(conv2d, invalid_geometry_is_refused)
                                .kernel_h = 3, .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1,
                                .pad_w = 1, .dilation_h = 1, .dilation_w = 1, .groups = 2};
     cr_assert(lsuv_conv2d_output_size(&good));
-    cr_expect_eq(lsuv_k_conv2d(ctx, &good, &buf, &buf, &buf, &buf), LSUV_OK, "%s", lsuv_context_last_error(ctx));
+    cr_expect_eq(lsuv_k_conv2d(ctx, &good, &buf, &buf, &buf, &buf), LSUV_OK, "%s",
+                 lsuv_context_last_error(ctx));
     cr_assert_eq(lsuv_submit(ctx), LSUV_OK);
     lsuv_conv2d_params bad[8];
     for (int i = 0; i < 8; i++)
@@ -329,7 +332,8 @@ static void conv_big(const char *kernel)
     cr_assert(lsuv_conv2d_output_size(&p));
     size_t per = (size_t)p.in_channels * p.in_h * p.in_w, nx = per * p.batch, nw = 8 * 64 * 9;
     size_t oper = (size_t)p.out_channels * p.out_h * p.out_w, ny = oper * p.batch;
-    float *x = random_floats(&rng, nx, 1.0), *w = random_floats(&rng, nw, 1.0), *b = random_floats(&rng, 8, 1.0);
+    float *x = random_floats(&rng, nx, 1.0), *w = random_floats(&rng, nw, 1.0);
+    float *b = random_floats(&rng, 8, 1.0);
     lsuv_buffer bx = test_upload(ctx, x, nx), bw = test_upload(ctx, w, nw), bb = test_upload(ctx, b, 8);
     lsuv_buffer by = test_alloc_poisoned(ctx, ny);
     cr_assert(bx.size > (128u << 20));
