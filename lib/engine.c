@@ -205,6 +205,8 @@ typedef struct layer_state {
     lsuv_buffer stats;     /* 2*C floats */
     lsuv_buffer tmp;       /* post-activation measurement: act(s Z + b) */
     lsuv_buffer shift;     /* C floats: trial bias on the device */
+    float *shift_host;     /* what shift holds (uploaded only when the bias changes) */
+    int shift_valid;
     int post_act;          /* node id of the activation measured after, or -1 */
 } layer_state;
 
@@ -256,13 +258,15 @@ static lsuv_status measure_post(run *r, layer_state *L, int k, double s, double 
 {
     lsuv_context *ctx = r->ctx;
     const lsuv_node *a = &r->net->nodes[L->post_act];
-    float *b = malloc(4ull * L->C);
-    if (!b)
-        return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    for (uint32_t c = 0; c < L->C; c++)
-        b[c] = (float)L->bias[c];
-    lsuv_status st = lsuv_buffer_upload(ctx, &L->shift, 0, b, 4ull * L->C);
-    free(b);
+    int changed = !L->shift_valid;
+    for (uint32_t c = 0; c < L->C; c++) {
+        changed |= L->shift_host[c] != (float)L->bias[c];
+        L->shift_host[c] = (float)L->bias[c];
+    }
+    lsuv_status st = LSUV_OK;
+    if (changed) /* without centering the bias is fixed: one upload per layer */
+        st = lsuv_buffer_upload(ctx, &L->shift, 0, L->shift_host, 4ull * L->C);
+    L->shift_valid = 1;
     lsuv_set_phase(ctx, LSUV_PHASE_FORWARD);
     if (st == LSUV_OK)
         st = lsuv_k_affine_act(ctx, val(r, L->id, k), &L->tmp, L->count, L->C, L->spatial, (float)s, NULL,
@@ -352,6 +356,9 @@ static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
         st = lsuv_buffer_alloc(ctx, 4 * L.count, &L.tmp);
         if (st == LSUV_OK)
             st = lsuv_buffer_alloc(ctx, 4ull * L.C, &L.shift);
+        L.shift_host = calloc(L.C, sizeof *L.shift_host);
+        if (st == LSUV_OK && !L.shift_host)
+            st = lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
 
     /* the loop: measure, then rescale while |Var - 1| >= tol_var and tries remain */
@@ -432,6 +439,7 @@ static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
     free(L.var);
     free(L.have);
     free(L.bias);
+    free(L.shift_host);
     free(fb);
     return st;
 }

@@ -9,15 +9,19 @@
 int lsuv_vk_loader_open(lsuv_vk_loader *loader, char *err, size_t err_size)
 {
     memset(loader, 0, sizeof *loader);
-    const char *env = getenv("LSUV_VULKAN_LIBRARY"); /* for tests and odd installs */
-    const char *names[] = {env, "libvulkan.so.1", "libvulkan.so"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && !loader->library; i++)
-        if (names[i] && *names[i])
-            loader->library = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    /* LSUV_VULKAN_LIBRARY names the loader to use instead (odd installs, tests). */
+    const char *env = getenv("LSUV_VULKAN_LIBRARY");
+    const char *names[] = {"libvulkan.so.1", "libvulkan.so"};
+    if (env && *env)
+        loader->library = dlopen(env, RTLD_NOW | RTLD_LOCAL);
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !loader->library && !(env && *env); i++)
+        loader->library = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
     if (!loader->library) {
+        const char *why = dlerror();
         snprintf(err, err_size,
-                 "cannot load the Vulkan loader libvulkan.so.1 (%s); install it, e.g. "
-                 "'apt-get install libvulkan1 mesa-vulkan-drivers'", dlerror());
+                 "cannot load the Vulkan loader %s (%s); install it, e.g. "
+                 "'apt-get install libvulkan1 mesa-vulkan-drivers'", env && *env ? env : "libvulkan.so.1",
+                 why ? why : "not found");
         return -1;
     }
     /* POSIX allows object<->function pointer casts through dlsym; copy to stay pedantic. */

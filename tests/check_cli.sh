@@ -26,9 +26,10 @@ check devices 0 "$tool" devices;                  expect devices "$tmp/out" "sub
 check bench_no_model 2 "$tool" bench;             expect bench_no_model "$tmp/err" "--model is required"
 check bench_bad_model 2 "$tool" bench --model nope; expect bench_bad_model "$tmp/err" "unknown model 'nope'"
 check bench_bad_batch 2 "$tool" bench --model mlp20 --batch -3; expect bench_bad_batch "$tmp/err" "--batch"
-check bench_json 0 "$tool" bench --model mlp20 --batch 16 --repeat 1 --json
+check bench_json 0 "$tool" bench --model fitnet4 --batch 8 --repeat 1 --json
 expect bench_json "$tmp/out" '"flops_executed"'
-expect bench_json "$tmp/out" '"layers": \[{"name": "0", "kind": "dense"'
+expect bench_json "$tmp/out" '"layers": \[{"name": "0", "kind": "conv2d"'
+expect bench_json "$tmp/out" '"warning": "batch of 8 samples'
 check init_missing 2 "$tool" init --model mlp20;  expect init_missing "$tmp/err" "required"
 
 data=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
@@ -45,6 +46,15 @@ if [ -f "$data" ]; then
     cmp -s "$tmp/before" "$tmp/w.safetensors" || { echo "FAIL: a failed init changed the output file"; fails=$((fails + 1)); }
     check init_unwritable 1 "$tool" init --model mlp20 --data "$data" --batch 16 -o "$tmp/no/such/dir/w.safetensors"
     expect init_unwritable "$tmp/err" "no/such/dir"
+    check init_keep_post 0 "$tool" init --model mlp20 --data "$data" --batch 32 --keep-weights --measure post \
+        --batches 2 --tol 0.05 -o "$tmp/k.safetensors"
+    expect init_keep_post "$tmp/out" "2 batch(es) of 32 samples"
+    if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+        check torch_load 0 /usr/bin/python3 "$(dirname "$0")/check_torch_load.py" mlp20 "$tmp/w.safetensors"
+        expect torch_load "$tmp/out" "nothing missing"
+    else
+        echo "skip torch_load: PyTorch is not installed"
+    fi
     ls "$tmp" | grep -q tmp- && { echo "FAIL: temporary file left behind"; fails=$((fails + 1)); }
 else
     echo "skip init on real data: $data missing (apt-get install dataset-fashion-mnist)"

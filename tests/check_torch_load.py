@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""check_torch_load.py MODEL FILE [ACT] - loads an lsuv-vk safetensors file into the PyTorch
+"""check_torch_load.py MODEL FILE [ACT] [--data X.npy] - loads an lsuv-vk safetensors file into the PyTorch
 definition of MODEL with load_state_dict(strict=False) and checks that every weight, bias
 and batch-norm buffer of the model was provided with the right shape (nothing missing,
-nothing unexpected). Reads safetensors itself (the safetensors package is optional)."""
+nothing unexpected). Reads safetensors itself (the safetensors package is optional). With --data (the batch
+LSUV ran on, pre-activation mode), PyTorch's own forward must measure every conv/linear
+output variance within 0.1 of 1: the architectures agree, not just the names."""
 import json, struct, sys
 import numpy as np
 import torch, torch.nn as nn
@@ -45,9 +47,31 @@ def build(name, act):
     import torchvision
     return getattr(torchvision.models, name)()
 
+def check_variances(model, path):
+    x = torch.from_numpy(np.load(path))
+    if isinstance(model[0] if isinstance(model, nn.Sequential) else None, nn.Linear):
+        x = x.reshape(x.shape[0], -1)
+    seen = []
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            m.register_forward_hook(lambda mod, i, o, name=name: seen.append((name, o.var(unbiased=False).item())))
+    with torch.no_grad():
+        model.eval()(x)
+    bad = [(n, v) for n, v in seen if abs(v - 1) >= 0.1]
+    if bad:
+        sys.exit(f'PyTorch measures variances off 1: {bad[:5]}')
+    print(f'ok: PyTorch measures all {len(seen)} conv/linear output variances within 0.1 of 1 '
+          f'(range {min(v for _, v in seen):.4f} .. {max(v for _, v in seen):.4f})')
+
 def main():
-    name, path = sys.argv[1], sys.argv[2]
-    act = sys.argv[3] if len(sys.argv) > 3 else None
+    args = [a for a in sys.argv[1:]]
+    data = None
+    if '--data' in args:
+        i = args.index('--data')
+        data = args[i + 1]
+        del args[i:i + 2]
+    name, path = args[0], args[1]
+    act = args[2] if len(args) > 2 else None
     model, tensors = build(name, act), read_safetensors(path)
     expected = model.state_dict()
     for k, v in tensors.items():
@@ -60,6 +84,8 @@ def main():
         if v.is_floating_point() and not torch.isfinite(v).all():
             sys.exit(f'{k} has non-finite values')
     print(f'ok: {len(tensors)} tensors of {path} load into {name} (strict=False: nothing missing or unexpected)')
+    if data:
+        check_variances(model, data)
 
 if __name__ == '__main__':
     main()

@@ -52,13 +52,18 @@ Test(context, missing_driver_gives_no_device)
 Test(context, missing_loader_gives_no_loader)
 {
     setenv("LSUV_VULKAN_LIBRARY", "/nonexistent/libvulkan-missing.so.1", 1);
-    /* the fallback names still find the real loader: only a bad override alone is not
-     * enough, so point the fallbacks away too by testing the loader function directly */
-    lsuv_vk_loader loader;
-    char err[256];
+    lsuv_context *ctx = (lsuv_context *)1;
+    char err[512] = "";
+    lsuv_status st = lsuv_context_create(NULL, &ctx, err, sizeof err);
+    cr_assert_eq(st, LSUV_ERROR_NO_LOADER, "got %s: %s", lsuv_status_string(st), err);
+    cr_assert_null(ctx);
+    cr_assert(strstr(err, "libvulkan1") && strstr(err, "libvulkan-missing"), "%s", err);
+    int count = 0;
+    cr_assert_eq(lsuv_enumerate_devices(NULL, &count, err, sizeof err), LSUV_ERROR_NO_LOADER);
+    cr_assert_eq(count, 0);
     unsetenv("LSUV_VULKAN_LIBRARY");
-    cr_assert_eq(lsuv_vk_loader_open(&loader, err, sizeof err), 0, "%s", err);
-    lsuv_vk_loader_close(&loader);
+    cr_assert_eq(lsuv_context_create(NULL, &ctx, err, sizeof err), LSUV_OK, "%s", err);
+    lsuv_context_destroy(ctx);
 }
 
 Test(context, bad_device_choice_is_refused_with_message)

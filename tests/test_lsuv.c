@@ -380,3 +380,47 @@ Test(lsuv, same_seed_same_weights_and_skip_orthonormal_keeps_direction)
     lsuv_net_destroy(b);
     lsuv_context_destroy(ctx);
 }
+
+/* A multi-branch net: two conv branches concatenated, maxout, batch norm, average pooling. */
+Test(lsuv, concat_maxout_branches)
+{
+    lsuv_context *ctx = test_context();
+    int64_t in[3] = {3, 13, 11};
+    lsuv_net *net = NULL;
+    int a, b, x;
+    cr_assert_eq(lsuv_net_create(ctx, 3, in, &net), LSUV_OK);
+    lsuv_conv2d_desc d;
+    lsuv_conv2d_desc_init(&d, 8, 3);
+    d.pad_h = d.pad_w = 1;
+    cr_assert_eq(lsuv_net_conv2d(net, "a", 0, &d, &a), LSUV_OK);
+    cr_assert_eq(lsuv_net_activation(net, NULL, a, LSUV_ACT_RELU, 0, &a), LSUV_OK);
+    lsuv_conv2d_desc_init(&d, 4, 1);
+    cr_assert_eq(lsuv_net_conv2d(net, "b", 0, &d, &b), LSUV_OK);
+    cr_assert_eq(lsuv_net_activation(net, NULL, b, LSUV_ACT_ELU, 1.0f, &b), LSUV_OK);
+    int ins[3] = {a, b, a};
+    cr_assert_eq(lsuv_net_concat(net, 3, ins, &x), LSUV_OK);
+    lsuv_conv2d_desc_init(&d, 6, 3);
+    d.stride_h = 2;
+    d.groups = 2;
+    cr_assert_eq(lsuv_net_conv2d(net, "c", x, &d, &x), LSUV_OK);
+    cr_assert_eq(lsuv_net_maxout(net, x, 2, &x), LSUV_OK);
+    cr_assert_eq(lsuv_net_batchnorm(net, "bn", x, 1e-5f, &x), LSUV_OK);
+    cr_assert_eq(lsuv_net_pool2d(net, x, LSUV_POOL_AVG, 2, 2, 1, &x), LSUV_OK);
+    cr_assert_eq(lsuv_net_flatten(net, x, &x), LSUV_OK);
+    cr_assert_eq(lsuv_net_dense(net, "fc", x, 5, 1, &x), LSUV_OK);
+    lsuv_data *data = gaussian(ctx, net, 24, 14);
+    for (int measure = 0; measure < 2; measure++) {
+        lsuv_options o;
+        lsuv_options_init(&o);
+        o.measure = (lsuv_measure)measure;
+        o.tol_var = 0.02;
+        lsuv_report *rep = run_and_check(ctx, net, data, &o);
+        cr_assert_eq(rep->layer_count, 4);
+        cr_assert_eq(rep->flops_executed, rep->flops_forward);
+        lsuv_report_free(rep);
+    }
+    check_finite(net);
+    lsuv_data_free(data);
+    lsuv_net_destroy(net);
+    lsuv_context_destroy(ctx);
+}

@@ -7,7 +7,7 @@
 
 static const char bench_usage[] =
     "usage: lsuv-vk bench --model NAME [--batch N] [--repeat R] [--act A] [--measure pre|post]\n"
-    "                     [--device D] [--json]\n"
+    "                     [--keep-weights] [--device D] [--json]\n"
     "\n"
     "Runs LSUV (orthonormal pre-init + per-layer loop) on N samples of Gaussian data, R times\n"
     "after one warm-up run, and prints the median time of each phase (device time from\n"
@@ -15,7 +15,8 @@ static const char bench_usage[] =
     "forward pass, achieved GFLOP/s and the per-layer table of the last run.\n"
     "  --model NAME   %s\n"
     "  --batch N      samples (default 32)\n"
-    "  --repeat R     timed runs (default 3)\n";
+    "  --repeat R     timed runs (default 3)\n"
+    "  --keep-weights skip the orthonormal pre-init (LSUV on the default weights)\n";
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -57,6 +58,8 @@ int cmd_bench(int argc, char **argv)
             o.measure = strcmp(argv[++i], "post") == 0 ? LSUV_MEASURE_POST : LSUV_MEASURE_PRE;
         } else if (strcmp(a, "--json") == 0)
             json = 1;
+        else if (strcmp(a, "--keep-weights") == 0)
+            o.orthonormal = 0;
         else
             return cli_error(2, "bench: unknown option or missing value: '%s' (see lsuv-vk bench --help)", a);
         if (rc)

@@ -9,7 +9,7 @@
 static const char init_usage[] =
     "usage: lsuv-vk init --model NAME --data FILE -o OUT.safetensors [--batches K] [--batch N]\n"
     "                    [--tol T] [--tmax M] [--measure pre|post] [--seed S] [--act A]\n"
-    "                    [--center] [--standardize] [--device D]\n"
+    "                    [--center] [--standardize] [--keep-weights] [--device D]\n"
     "\n"
     "  --model NAME     %s\n"
     "  --data FILE      float32 .npy (N x F or N x C x H x W) or IDX images (plain or .gz);\n"
@@ -24,6 +24,7 @@ static const char init_usage[] =
     "                   elu, gelu, silu, prelu)\n"
     "  --center         set each bias so the layer's output channels have mean 0\n"
     "  --standardize    shift and scale the data to mean 0, variance 1 first\n"
+    "  --keep-weights   no orthonormal pre-init: LSUV rescales the default (LeCun-normal) weights\n"
     "  -o FILE          output (written atomically: a temporary file, then rename)\n";
 
 static void progress(void *user, int layer, int layers, const char *name)
@@ -82,6 +83,8 @@ int cmd_init(int argc, char **argv)
             o.center = 1;
         else if (strcmp(a, "--standardize") == 0)
             standardize = 1;
+        else if (strcmp(a, "--keep-weights") == 0)
+            o.orthonormal = 0;
         else
             return cli_error(2, "init: unknown option or missing value: '%s' (see lsuv-vk init --help)", a);
         if (rc)
@@ -97,6 +100,17 @@ int cmd_init(int argc, char **argv)
     float param;
     if (act && zoo_parse_activation(act, &parsed, &param) != 0)
         return cli_error(2, "init: unknown activation '%s'", act);
+
+    /* fail before the work, not after it, when the output cannot be written */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", out);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir ? 1 : 0] = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (access(dir, W_OK) != 0)
+        return cli_error(1, "init: cannot write %s: folder %s is missing or not writable", out, dir);
 
     lsuv_context *ctx;
     if (cli_context(device, &ctx))
