@@ -12,6 +12,10 @@
 
 #define LSUV_MAX_DIMS 8
 
+/* Writes a printf-style message into err (when err is not NULL) and returns st. */
+lsuv_status lsuv_format_error(char *err, size_t err_size, lsuv_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* A float32 array in host memory, C order. */
 typedef struct lsuv_host_array {
     int ndim;

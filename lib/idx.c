@@ -14,19 +14,6 @@
  * against the compressed size is refused before the allocation. */
 #define GZIP_MAX_RATIO 1100u
 
-static lsuv_status seterr(char *err, size_t err_size, lsuv_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static lsuv_status seterr(char *err, size_t err_size, lsuv_status st, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 static const char *idx_type_name(int t)
 {
     switch (t) {
@@ -79,17 +66,17 @@ static const char *gz_message(gzFile gz)
 lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, size_t err_size)
 {
     if (!path || !out)
-        return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "idx: NULL argument");
+        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "idx: NULL argument");
     memset(out, 0, sizeof *out);
 
     struct stat sb;
     if (stat(path, &sb) != 0)
-        return seterr(err, err_size, LSUV_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode))
-        return seterr(err, err_size, LSUV_ERROR_IO, "%s: is a directory", path);
+        return lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: is a directory", path);
     gzFile gz = gzopen(path, "rb");
     if (!gz)
-        return seterr(err, err_size, LSUV_ERROR_IO, "%s: cannot open: %s", path,
+        return lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: cannot open: %s", path,
                       errno ? strerror(errno) : "out of memory");
 
     lsuv_status st = LSUV_OK;
@@ -99,7 +86,7 @@ lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, siz
     int failed;
     int64_t got = gz_read_all(gz, head, 4, &failed);
     if (failed) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: cannot read the IDX header: %s", path,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: cannot read the IDX header: %s", path,
                     gz_message(gz));
         goto done;
     }
@@ -109,27 +96,27 @@ lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, siz
         char hex[32] = "";
         for (int64_t i = 0; i < got; i++)
             snprintf(hex + (i ? 3 * i - 1 : 0), sizeof hex - 3 * (size_t)i, "%s%02x", i ? " " : "", head[i]);
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: not an IDX file: %sdata starts with %s (expected 00 00 <type> <dims>)", path, kind,
                     got ? hex : "nothing");
         goto done;
     }
     int type = head[2], ndim = head[3];
     if (type != 0x08) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: IDX data type 0x%02x (%s) is not supported; only uint8 (0x08) is", path, type,
                     idx_type_name(type));
         goto done;
     }
     if (ndim > 3) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: IDX file has %d dimensions; expected images (N x H x W) or N x F", path, ndim);
         goto done;
     }
     unsigned char dimb[12];
     got = gz_read_all(gz, dimb, (uint64_t)ndim * 4, &failed);
     if (got != ndim * 4) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: truncated IDX header (%d dimension sizes expected)%s%s", path, ndim,
                     failed ? ": " : "", failed ? gz_message(gz) : "");
         goto done;
@@ -145,13 +132,13 @@ lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, siz
             count *= dims[i];
     }
     if (ndim == 1) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: IDX file holds labels (1 dimension, %llu items), not images", path,
                     (unsigned long long)dims[0]);
         goto done;
     }
     if (count > SIZE_MAX / sizeof(float) || count > (uint64_t)INT64_MAX / sizeof(float)) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: IDX shape is too large (%llu x %llu%s)", path,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: IDX shape is too large (%llu x %llu%s)", path,
                     (unsigned long long)dims[0], (unsigned long long)dims[1], ndim == 3 ? " x ..." : "");
         goto done;
     }
@@ -160,13 +147,13 @@ lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, siz
     if (S_ISREG(sb.st_mode)) {
         /* Cheap checks before allocating: exact for plain files, a bound for gzip. */
         if (!gzipped && file_size < header_bytes + count) {
-            st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+            st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                         "%s: truncated: the IDX header announces %llu data bytes, the file holds %llu", path,
                         (unsigned long long)count, (unsigned long long)(file_size - header_bytes));
             goto done;
         }
         if (gzipped && count / GZIP_MAX_RATIO > file_size) {
-            st = seterr(
+            st = lsuv_format_error(
                 err, err_size, LSUV_ERROR_FORMAT,
                 "%s: truncated: the IDX header announces %llu data bytes, more than %llu compressed bytes "
                 "can hold",
@@ -177,14 +164,14 @@ lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, siz
     bytes = malloc(count ? (size_t)count : 1);
     data = malloc(count ? (size_t)count * sizeof(float) : 1);
     if (!bytes || !data) {
-        st = seterr(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory (%llu values)",
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory (%llu values)",
                     path, (unsigned long long)count);
         goto done;
     }
     got = gz_read_all(gz, bytes, count, &failed);
     if ((uint64_t)got != count) {
         st =
-            seterr(err, err_size, LSUV_ERROR_FORMAT,
+            lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                    "%s: truncated %sIDX data: %llu bytes expected after the %llu-byte header, %lld found%s%s",
                    path, kind, (unsigned long long)count, (unsigned long long)header_bytes, (long long)got,
                    failed ? ": " : "", failed ? gz_message(gz) : "");
@@ -193,7 +180,7 @@ lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, siz
     unsigned char extra;
     got = gz_read_all(gz, &extra, 1, &failed);
     if (got != 0 || failed) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: %s after the %llu data bytes (offset %llu)", path,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: %s after the %llu data bytes (offset %llu)", path,
                     failed ? gz_message(gz) : "unexpected trailing bytes", (unsigned long long)count,
                     (unsigned long long)(header_bytes + count));
         goto done;

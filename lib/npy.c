@@ -13,19 +13,6 @@
 
 static const char npy_magic[6] = { '\x93', 'N', 'U', 'M', 'P', 'Y' };
 
-static lsuv_status seterr(char *err, size_t err_size, lsuv_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static lsuv_status seterr(char *err, size_t err_size, lsuv_status st, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 static int host_is_little_endian(void)
 {
     const uint16_t one = 1;
@@ -77,7 +64,7 @@ typedef struct hparser {
 
 static lsuv_status hfail(hparser *p, const char *what)
 {
-    return seterr(p->err, p->err_size, LSUV_ERROR_FORMAT, "%s: header, file offset %zu: %s", p->path,
+    return lsuv_format_error(p->err, p->err_size, LSUV_ERROR_FORMAT, "%s: header, file offset %zu: %s", p->path,
                   p->base + p->pos, what);
 }
 
@@ -197,7 +184,7 @@ static lsuv_status parse_header(hparser *p, npy_header *h)
         if (!strcmp(key, "descr")) {
             have = &h->have_descr;
             if (p->t[p->pos] == '[')
-                return seterr(p->err, p->err_size, LSUV_ERROR_FORMAT,
+                return lsuv_format_error(p->err, p->err_size, LSUV_ERROR_FORMAT,
                               "%s: dtype is a structured (record) dtype, not float32 ('<f4')", p->path);
             if ((st = hstring(p, h->descr, sizeof h->descr)) != LSUV_OK)
                 return st;
@@ -239,7 +226,7 @@ static lsuv_status parse_header(hparser *p, npy_header *h)
     if (p->pos != p->len)
         return hfail(p, "unexpected characters after the header dict");
     if (!h->have_descr || !h->have_fortran || !h->have_shape)
-        return seterr(p->err, p->err_size, LSUV_ERROR_FORMAT, "%s: header dict lacks '%s'", p->path,
+        return lsuv_format_error(p->err, p->err_size, LSUV_ERROR_FORMAT, "%s: header dict lacks '%s'", p->path,
                       !h->have_descr     ? "descr"
                       : !h->have_fortran ? "fortran_order"
                                          : "shape");
@@ -262,11 +249,11 @@ int lsuv_file_is_npy(const char *path)
 lsuv_status lsuv_npy_read(const char *path, lsuv_host_array *out, char *err, size_t err_size)
 {
     if (!path || !out)
-        return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "npy: NULL argument");
+        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "npy: NULL argument");
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return seterr(err, err_size, LSUV_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
 
     lsuv_status st = LSUV_OK;
     char *text = NULL;
@@ -277,12 +264,12 @@ lsuv_status lsuv_npy_read(const char *path, lsuv_host_array *out, char *err, siz
         char hex[40] = "";
         for (size_t i = 0; i < got && i < 6; i++)
             snprintf(hex + (i ? 3 * i - 1 : 0), sizeof hex - 3 * i, "%s%02x", i ? " " : "", pre[i]);
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: not a .npy file (bad magic: starts with %s%s)",
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: not a .npy file (bad magic: starts with %s%s)",
                     path, got ? hex : "nothing", got ? "" : ", the file is empty");
         goto done;
     }
     if (got < 10) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: truncated .npy preamble (%zu of 10 bytes)", path,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: truncated .npy preamble (%zu of 10 bytes)", path,
                     got);
         goto done;
     }
@@ -293,7 +280,7 @@ lsuv_status lsuv_npy_read(const char *path, lsuv_host_array *out, char *err, siz
         hoff = 10;
     } else if ((major == 2 || major == 3) && minor == 0) {
         if (fread(pre + 10, 1, 2, f) != 2) {
-            st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: truncated .npy preamble (version %d.0)", path,
+            st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: truncated .npy preamble (version %d.0)", path,
                         major);
             goto done;
         }
@@ -302,7 +289,7 @@ lsuv_status lsuv_npy_read(const char *path, lsuv_host_array *out, char *err, siz
         hlen = l;
         hoff = 12;
     } else {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: .npy version %d.%d is not supported (1.0, 2.0, 3.0)", path, major, minor);
         goto done;
     }
@@ -311,23 +298,23 @@ lsuv_status lsuv_npy_read(const char *path, lsuv_host_array *out, char *err, siz
     int regular = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode);
     uint64_t file_size = regular ? (uint64_t)sb.st_size : 0;
     if (hlen > NPY_MAX_HEADER || (regular && hlen > file_size - hoff)) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: header length %zu (file offset 8) %s", path, hlen,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: header length %zu (file offset 8) %s", path, hlen,
                     hlen > NPY_MAX_HEADER ? "is over the 1 MiB limit" : "runs past the end of the file");
         goto done;
     }
     text = malloc(hlen + 1);
     if (!text) {
-        st = seterr(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
         goto done;
     }
     if (fread(text, 1, hlen, f) != hlen) {
         st =
-            seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: truncated header (%zu bytes expected)", path, hlen);
+            lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: truncated header (%zu bytes expected)", path, hlen);
         goto done;
     }
     text[hlen] = '\0';
     if (memchr(text, '\0', hlen)) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: header holds a NUL byte", path);
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: header holds a NUL byte", path);
         goto done;
     }
 
@@ -345,22 +332,22 @@ lsuv_status lsuv_npy_read(const char *path, lsuv_host_array *out, char *err, siz
     } else if ((!strcmp(h.descr, "|f4") || !strcmp(h.descr, "=f4")) && little) {
         swap = 0;
     } else if (!strcmp(h.descr, ">f4")) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: dtype '>f4' is big-endian float32; only little-endian '<f4' is supported", path);
         goto done;
     } else {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: dtype '%s' is not float32 ('<f4')", path, h.descr);
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: dtype '%s' is not float32 ('<f4')", path, h.descr);
         goto done;
     }
     if (h.fortran) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: fortran_order is True; only C-order arrays are supported (save with "
                     "np.ascontiguousarray)",
                     path);
         goto done;
     }
     if (h.ndim < 2 || h.ndim > 4) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: shape %s has %d dimension%s; expected N x F or N x C x H x W", path, shape_txt,
                     h.ndim, h.ndim == 1 ? "" : "s");
         goto done;
@@ -376,7 +363,7 @@ lsuv_status lsuv_npy_read(const char *path, lsuv_host_array *out, char *err, siz
         count *= d;
     }
     if (count > (uint64_t)INT64_MAX / 4 || count > SIZE_MAX / 4) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: shape %s is too large (its byte count overflows)",
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: shape %s is too large (its byte count overflows)",
                     path, shape_txt);
         goto done;
     }
@@ -384,12 +371,12 @@ lsuv_status lsuv_npy_read(const char *path, lsuv_host_array *out, char *err, siz
     uint64_t data_off = hoff + hlen;
     if (regular && file_size - data_off != bytes) {
         if (file_size - data_off < bytes)
-            st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+            st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                         "%s: truncated: shape %s needs %llu data bytes from offset %llu, the file holds %llu",
                         path, shape_txt, (unsigned long long)bytes, (unsigned long long)data_off,
                         (unsigned long long)(file_size - data_off));
         else
-            st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+            st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                         "%s: %llu unexpected bytes after the data of shape %s (at offset %llu)", path,
                         (unsigned long long)(file_size - data_off - bytes), shape_txt,
                         (unsigned long long)(data_off + bytes));
@@ -397,19 +384,19 @@ lsuv_status lsuv_npy_read(const char *path, lsuv_host_array *out, char *err, siz
     }
     data = malloc(bytes ? (size_t)bytes : 1);
     if (!data) {
-        st = seterr(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory (%llu bytes)", path,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory (%llu bytes)", path,
                     (unsigned long long)bytes);
         goto done;
     }
     size_t nread = fread(data, 1, (size_t)bytes, f);
     if (nread != bytes) {
-        st = seterr(err, err_size, ferror(f) ? LSUV_ERROR_IO : LSUV_ERROR_FORMAT,
+        st = lsuv_format_error(err, err_size, ferror(f) ? LSUV_ERROR_IO : LSUV_ERROR_FORMAT,
                     "%s: truncated: shape %s needs %llu data bytes from offset %llu, read %zu", path,
                     shape_txt, (unsigned long long)bytes, (unsigned long long)data_off, nread);
         goto done;
     }
     if (!regular && fgetc(f) != EOF) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: unexpected bytes after the data of shape %s", path,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: unexpected bytes after the data of shape %s", path,
                     shape_txt);
         goto done;
     }
@@ -460,20 +447,20 @@ static lsuv_status npy_write_body(FILE *f, void *user, char *msg, size_t msg_siz
 lsuv_status lsuv_npy_write(const char *path, const lsuv_host_array *a, char *err, size_t err_size)
 {
     if (!path || !a)
-        return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "npy: NULL argument");
+        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "npy: NULL argument");
     if (a->ndim < 0 || a->ndim > LSUV_MAX_DIMS)
-        return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: %d dimensions (0 to %d allowed)", path,
+        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: %d dimensions (0 to %d allowed)", path,
                       a->ndim, LSUV_MAX_DIMS);
     uint64_t count = 1;
     for (int i = 0; i < a->ndim; i++) {
         uint64_t d = (uint64_t)a->shape[i];
         if (a->shape[i] < 0 || (d && count > (SIZE_MAX / 4) / d))
-            return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
+            return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
                           "%s: shape[%d] = %lld is negative or too large", path, i, (long long)a->shape[i]);
         count *= d;
     }
     if (count && !a->data)
-        return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: array has no data", path);
+        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: array has no data", path);
 
     /* v1.0: 10-byte preamble + dict padded with spaces and ended by '\n' so the data
      * starts at a multiple of 64 bytes, as numpy writes it. */

@@ -16,19 +16,6 @@
 #define ST_MAX_HEADER 100000000ull
 #define JSON_MAX_DEPTH 64
 
-static lsuv_status seterr(char *err, size_t err_size, lsuv_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static lsuv_status seterr(char *err, size_t err_size, lsuv_status st, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 /* ------------------------------------------------------------ atomic writing */
 
 static uint64_t mix64(uint64_t z)
@@ -55,11 +42,11 @@ static void sync_parent(const char *path)
 lsuv_status lsuv_write_atomic(const char *path, lsuv_write_fn body, void *user, char *err, size_t err_size)
 {
     if (!path || !*path || !body)
-        return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "no output path given");
+        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "no output path given");
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     if (!tmp)
-        return seterr(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
+        return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
 
     /* Our own O_EXCL loop instead of mkstemp: the kernel then applies the umask to 0666,
      * so the final file gets the usual permissions rather than mkstemp's 0600. */
@@ -82,7 +69,7 @@ lsuv_status lsuv_write_atomic(const char *path, lsuv_write_fn body, void *user, 
     }
     if (fd < 0) {
         int e = errno;
-        seterr(err, err_size, LSUV_ERROR_IO, "%s: cannot create temporary file '%s': %s", path, tmp,
+        lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: cannot create temporary file '%s': %s", path, tmp,
                strerror(e));
         free(tmp);
         return LSUV_ERROR_IO;
@@ -94,7 +81,7 @@ lsuv_status lsuv_write_atomic(const char *path, lsuv_write_fn body, void *user, 
     if (!f) {
         int e = errno;
         close(fd);
-        st = seterr(msg, sizeof msg, LSUV_ERROR_IO, "%s: cannot open '%s': %s", path, tmp, strerror(e));
+        st = lsuv_format_error(msg, sizeof msg, LSUV_ERROR_IO, "%s: cannot open '%s': %s", path, tmp, strerror(e));
         goto fail;
     }
     errno = 0;
@@ -102,7 +89,7 @@ lsuv_status lsuv_write_atomic(const char *path, lsuv_write_fn body, void *user, 
     if (st != LSUV_OK) {
         if (!msg[0]) {
             int e = errno ? errno : EIO;
-            seterr(msg, sizeof msg, st, "%s: writing '%s' failed: %s", path, tmp, strerror(e));
+            lsuv_format_error(msg, sizeof msg, st, "%s: writing '%s' failed: %s", path, tmp, strerror(e));
         }
         fclose(f);
         goto fail;
@@ -110,23 +97,23 @@ lsuv_status lsuv_write_atomic(const char *path, lsuv_write_fn body, void *user, 
     if (fflush(f) != 0 || ferror(f)) {
         int e = errno ? errno : EIO;
         fclose(f);
-        st = seterr(msg, sizeof msg, LSUV_ERROR_IO, "%s: writing '%s' failed: %s", path, tmp, strerror(e));
+        st = lsuv_format_error(msg, sizeof msg, LSUV_ERROR_IO, "%s: writing '%s' failed: %s", path, tmp, strerror(e));
         goto fail;
     }
     if (fsync(fileno(f)) != 0) {
         int e = errno;
         fclose(f);
-        st = seterr(msg, sizeof msg, LSUV_ERROR_IO, "%s: fsync of '%s' failed: %s", path, tmp, strerror(e));
+        st = lsuv_format_error(msg, sizeof msg, LSUV_ERROR_IO, "%s: fsync of '%s' failed: %s", path, tmp, strerror(e));
         goto fail;
     }
     if (fclose(f) != 0) {
         int e = errno;
-        st = seterr(msg, sizeof msg, LSUV_ERROR_IO, "%s: closing '%s' failed: %s", path, tmp, strerror(e));
+        st = lsuv_format_error(msg, sizeof msg, LSUV_ERROR_IO, "%s: closing '%s' failed: %s", path, tmp, strerror(e));
         goto fail;
     }
     if (rename(tmp, path) != 0) {
         int e = errno;
-        st = seterr(msg, sizeof msg, LSUV_ERROR_IO, "%s: cannot rename '%s' to it: %s", path, tmp,
+        st = lsuv_format_error(msg, sizeof msg, LSUV_ERROR_IO, "%s: cannot rename '%s' to it: %s", path, tmp,
                     strerror(e));
         goto fail;
     }
@@ -137,7 +124,7 @@ lsuv_status lsuv_write_atomic(const char *path, lsuv_write_fn body, void *user, 
 fail:
     unlink(tmp);
     free(tmp);
-    return seterr(err, err_size, st, "%s", msg);
+    return lsuv_format_error(err, err_size, st, "%s", msg);
 }
 
 /* ------------------------------------------------------------ shared helpers */
@@ -281,7 +268,7 @@ static lsuv_status st_write_body(FILE *f, void *user, char *msg, size_t msg_size
         /* Checked here rather than up front: a caller's missing data must not leave a
          * half-written file, and this keeps that path exercised by the tests. */
         if (!t->data)
-            return seterr(msg, msg_size, LSUV_ERROR_INVALID_ARGUMENT,
+            return lsuv_format_error(msg, msg_size, LSUV_ERROR_INVALID_ARGUMENT,
                           "%s: tensor '%s' (%zu bytes) has no data", job->path, t->name, bytes);
         if (fwrite(t->data, 1, bytes, f) != bytes)
             return LSUV_ERROR_IO;
@@ -298,48 +285,48 @@ lsuv_status lsuv_safetensors_write(const char *path, const lsuv_st_tensor *tenso
                                    size_t err_size)
 {
     if (!path || !*path)
-        return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "safetensors: no output path given");
+        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "safetensors: no output path given");
     if (count && !tensors)
-        return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: no tensors given", path);
+        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: no tensors given", path);
 
     /* Validate names, dtypes and shapes before touching the file system. */
     for (size_t i = 0; i < count; i++) {
         const lsuv_st_tensor *t = &tensors[i];
         if (!t->name)
-            return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: tensor %zu has no name", path, i);
+            return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: tensor %zu has no name", path, i);
         size_t nlen = strlen(t->name);
         for (size_t k = 0; k < nlen;) {
             size_t l = utf8_seq((const unsigned char *)t->name + k, nlen - k);
             if (!l)
-                return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
+                return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
                               "%s: tensor %zu: name is not valid UTF-8 (byte %zu)", path, i, k);
             k += l;
         }
         if (!strcmp(t->name, "__metadata__"))
-            return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
+            return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
                           "%s: tensor %zu: the name '__metadata__' is reserved", path, i);
         if (t->dtype != LSUV_DTYPE_F32 && t->dtype != LSUV_DTYPE_I64)
-            return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: tensor '%s': unknown dtype %d",
+            return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: tensor '%s': unknown dtype %d",
                           path, t->name, (int)t->dtype);
         if (t->ndim < 0 || t->ndim > LSUV_MAX_DIMS)
-            return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
+            return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
                           "%s: tensor '%s': %d dimensions (0 to %d allowed)", path, t->name, t->ndim,
                           LSUV_MAX_DIMS);
         int64_t bytes = tensor_bytes(t->ndim, t->shape, dtype_size(t->dtype));
         if (bytes < 0 || (uint64_t)bytes > SIZE_MAX)
-            return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
+            return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
                           "%s: tensor '%s': shape has a negative or too large dimension", path, t->name);
     }
     if (count > 1) {
         const char **names = malloc(count * sizeof *names);
         if (!names)
-            return seterr(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
+            return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
         for (size_t i = 0; i < count; i++)
             names[i] = tensors[i].name;
         qsort(names, count, sizeof *names, cmp_str_ptr);
         for (size_t i = 1; i < count; i++) {
             if (!strcmp(names[i - 1], names[i])) {
-                seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: tensor name '%s' occurs twice", path,
+                lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: tensor name '%s' occurs twice", path,
                        names[i]);
                 free(names);
                 return LSUV_ERROR_INVALID_ARGUMENT;
@@ -364,7 +351,7 @@ lsuv_status lsuv_safetensors_write(const char *path, const lsuv_st_tensor *tenso
             sb_fmt(&h, d ? ",%lld" : "%lld", (long long)t->shape[d]);
         if (offset + bytes < offset) {
             free(h.p);
-            return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: tensors too large", path);
+            return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "%s: tensors too large", path);
         }
         sb_fmt(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset,
                (unsigned long long)(offset + bytes));
@@ -375,7 +362,7 @@ lsuv_status lsuv_safetensors_write(const char *path, const lsuv_st_tensor *tenso
         sb_str(&h, " ");
     if (h.oom) {
         free(h.p);
-        return seterr(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
+        return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
     }
 
     st_write_job job = { path, tensors, count, h.p, h.len };
@@ -430,7 +417,7 @@ static void jv_free(jv *v)
 static int jfail(jparser *p, size_t pos, const char *what)
 {
     if (!p->failed)
-        seterr(p->msg, p->msg_size, LSUV_ERROR_FORMAT, "%s: JSON header, file offset %zu: %s", p->path,
+        lsuv_format_error(p->msg, p->msg_size, LSUV_ERROR_FORMAT, "%s: JSON header, file offset %zu: %s", p->path,
                (size_t)8 + pos, what);
     p->failed = 1;
     return 0;
@@ -849,7 +836,7 @@ static lsuv_status st_entry_parse(const char *path, const char *name, const jv *
 {
     size_t where = 8 + e->pos;
     if (e->type != J_OBJ)
-        return seterr(err, err_size, LSUV_ERROR_FORMAT,
+        return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                       "%s: tensor '%s' (file offset %zu): entry is not a JSON object", path, name, where);
     const jv *dtype = NULL, *shape = NULL, *offs = NULL;
     for (size_t i = 0; i < e->n; i++) {
@@ -860,61 +847,61 @@ static lsuv_status st_entry_parse(const char *path, const char *name, const jv *
         else if (!strcmp(e->keys[i], "data_offsets"))
             offs = &e->items[i];
         else
-            return seterr(err, err_size, LSUV_ERROR_FORMAT,
+            return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                           "%s: tensor '%s' (file offset %zu): unknown field \"%.80s\"", path, name,
                           8 + e->keypos[i], e->keys[i]);
     }
     if (!dtype || !shape || !offs)
-        return seterr(err, err_size, LSUV_ERROR_FORMAT,
+        return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                       "%s: tensor '%s' (file offset %zu): field \"%s\" missing", path, name, where,
                       !dtype   ? "dtype"
                       : !shape ? "shape"
                                : "data_offsets");
     if (dtype->type != J_STR)
-        return seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: tensor '%s': dtype is not a string", path, name);
+        return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: tensor '%s': dtype is not a string", path, name);
     if (!strcmp(dtype->s, "F32"))
         t->dtype = LSUV_DTYPE_F32;
     else if (!strcmp(dtype->s, "I64"))
         t->dtype = LSUV_DTYPE_I64;
     else
-        return seterr(err, err_size, LSUV_ERROR_FORMAT,
+        return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                       "%s: tensor '%s': dtype '%.40s' is not supported (F32 or I64)", path, name, dtype->s);
     if (shape->type != J_ARR)
-        return seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: tensor '%s': shape is not an array", path, name);
+        return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: tensor '%s': shape is not an array", path, name);
     if (shape->n > LSUV_MAX_DIMS)
-        return seterr(err, err_size, LSUV_ERROR_FORMAT,
+        return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                       "%s: tensor '%s': shape has %zu dimensions (at most %d)", path, name, shape->n,
                       LSUV_MAX_DIMS);
     t->ndim = (int)shape->n;
     for (size_t d = 0; d < shape->n; d++) {
         const jv *s = &shape->items[d];
         if (s->type != J_NUM || !s->num_uint || s->num_overflow || s->u > (uint64_t)INT64_MAX)
-            return seterr(err, err_size, LSUV_ERROR_FORMAT,
+            return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                           "%s: tensor '%s': shape[%zu] is not a non-negative 64-bit integer", path, name, d);
         t->shape[d] = (int64_t)s->u;
     }
     if (offs->type != J_ARR || offs->n != 2)
-        return seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: tensor '%s': data_offsets is not [begin, end]",
+        return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: tensor '%s': data_offsets is not [begin, end]",
                       path, name);
     for (int k = 0; k < 2; k++) {
         const jv *o = &offs->items[k];
         if (o->type != J_NUM || !o->num_uint || o->num_overflow)
-            return seterr(err, err_size, LSUV_ERROR_FORMAT,
+            return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                           "%s: tensor '%s': data_offsets[%d] is not a non-negative 64-bit integer", path,
                           name, k);
     }
     ent->begin = offs->items[0].u;
     ent->end = offs->items[1].u;
     if (ent->end < ent->begin)
-        return seterr(err, err_size, LSUV_ERROR_FORMAT,
+        return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                       "%s: tensor '%s': data_offsets [%llu, %llu] end before begin", path, name,
                       (unsigned long long)ent->begin, (unsigned long long)ent->end);
     int64_t bytes = tensor_bytes(t->ndim, t->shape, dtype_size(t->dtype));
     if (bytes < 0)
-        return seterr(err, err_size, LSUV_ERROR_FORMAT,
+        return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                       "%s: tensor '%s': the byte count of its shape overflows", path, name);
     if ((uint64_t)bytes != ent->end - ent->begin)
-        return seterr(err, err_size, LSUV_ERROR_FORMAT,
+        return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                       "%s: tensor '%s': shape needs %lld bytes of %s but data_offsets [%llu, %llu] hold %llu",
                       path, name, (long long)bytes, dtype_name(t->dtype), (unsigned long long)ent->begin,
                       (unsigned long long)ent->end, (unsigned long long)(ent->end - ent->begin));
@@ -925,12 +912,12 @@ lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
                                   size_t err_size)
 {
     if (!path || !tensors || !count)
-        return seterr(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "safetensors: NULL argument");
+        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "safetensors: NULL argument");
     *tensors = NULL;
     *count = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return seterr(err, err_size, LSUV_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
 
     lsuv_status st = LSUV_OK;
     char *header = NULL;
@@ -941,13 +928,13 @@ lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
 
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = seterr(err, err_size, LSUV_ERROR_IO, "%s: not a regular file", path);
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: not a regular file", path);
         goto done;
     }
     uint64_t file_size = (uint64_t)sb.st_size;
     unsigned char len8[8];
     if (file_size < 8 || fread(len8, 1, 8, f) != 8) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: file of %llu bytes is too short for a safetensors "
                     "header",
                     path, (unsigned long long)file_size);
@@ -957,7 +944,7 @@ lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
     for (int i = 7; i >= 0; i--)
         hlen = (hlen << 8) | len8[i];
     if (hlen < 2 || hlen > ST_MAX_HEADER || hlen > file_size - 8) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: header length %llu (first 8 bytes) does not fit a file of %llu bytes%s", path,
                     (unsigned long long)hlen, (unsigned long long)file_size,
                     hlen > ST_MAX_HEADER ? " (limit 100000000)" : "");
@@ -965,15 +952,15 @@ lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
     }
     header = malloc((size_t)hlen);
     if (!header) {
-        st = seterr(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
         goto done;
     }
     if (fread(header, 1, (size_t)hlen, f) != hlen) {
-        st = seterr(err, err_size, LSUV_ERROR_IO, "%s: read error in the header", path);
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: read error in the header", path);
         goto done;
     }
     if (header[0] != '{') {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: header (file offset 8) does not start with '{'",
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: header (file offset 8) does not start with '{'",
                     path);
         goto done;
     }
@@ -993,7 +980,7 @@ lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
     out = calloc(root.n ? root.n : 1, sizeof *out);
     ents = calloc(root.n ? root.n : 1, sizeof *ents);
     if (!out || !ents) {
-        st = seterr(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
         goto done;
     }
     for (size_t i = 0; i < root.n; i++) {
@@ -1003,7 +990,7 @@ lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
             for (size_t k = 0; ok && k < m->n; k++)
                 ok = m->items[k].type == J_STR;
             if (!ok) {
-                st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+                st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                             "%s: __metadata__ (file offset %zu) is not an object of strings", path,
                             8 + m->pos);
                 goto done;
@@ -1011,7 +998,7 @@ lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
             continue;
         }
         if (strlen(root.keys[i]) != root.keylens[i]) {
-            st = seterr(err, err_size, LSUV_ERROR_FORMAT, "%s: tensor name at file offset %zu contains a NUL",
+            st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: tensor name at file offset %zu contains a NUL",
                         path, 8 + root.keypos[i]);
             goto done;
         }
@@ -1020,7 +1007,7 @@ lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
         if (st != LSUV_OK)
             goto done;
         if (ents[nt].end > data_size) {
-            st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+            st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                         "%s: tensor '%s': data_offsets [%llu, %llu] exceed the data area of %llu bytes", path,
                         root.keys[i], (unsigned long long)ents[nt].begin, (unsigned long long)ents[nt].end,
                         (unsigned long long)data_size);
@@ -1035,7 +1022,7 @@ lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
     /* The data area must be covered exactly: no gaps, no overlaps, nothing left over. */
     st_entry *sorted = malloc((nt ? nt : 1) * sizeof *sorted);
     if (!sorted) {
-        st = seterr(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
         goto done;
     }
     memcpy(sorted, ents, nt * sizeof *sorted);
@@ -1043,7 +1030,7 @@ lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
     uint64_t expect = 0;
     for (size_t i = 0; i < nt; i++) {
         if (sorted[i].begin != expect) {
-            st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+            st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                         "%s: tensor '%s': data_offsets [%llu, %llu] are not contiguous (expected begin %llu)",
                         path, out[sorted[i].index].name, (unsigned long long)sorted[i].begin,
                         (unsigned long long)sorted[i].end, (unsigned long long)expect);
@@ -1054,7 +1041,7 @@ lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
     }
     free(sorted);
     if (expect != data_size) {
-        st = seterr(err, err_size, LSUV_ERROR_FORMAT,
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: tensors cover %llu bytes but the data area holds %llu", path,
                     (unsigned long long)expect, (unsigned long long)data_size);
         goto done;
@@ -1063,13 +1050,13 @@ lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
     for (size_t i = 0; i < nt; i++) {
         uint64_t bytes = ents[i].end - ents[i].begin;
         if (bytes > SIZE_MAX) {
-            st = seterr(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: tensor '%s' too large", path,
+            st = lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: tensor '%s' too large", path,
                         out[i].name);
             goto done;
         }
         void *data = malloc(bytes ? (size_t)bytes : 1);
         if (!data) {
-            st = seterr(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY,
+            st = lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY,
                         "%s: tensor '%s': out of host memory (%llu "
                         "bytes)",
                         path, out[i].name, (unsigned long long)bytes);
@@ -1078,7 +1065,7 @@ lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
         out[i].data = data;
         if (bytes && (fseeko(f, (off_t)(8 + hlen + ents[i].begin), SEEK_SET) != 0 ||
                       fread(data, 1, (size_t)bytes, f) != bytes)) {
-            st = seterr(err, err_size, LSUV_ERROR_IO, "%s: tensor '%s': read error at file offset %llu", path,
+            st = lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: tensor '%s': read error at file offset %llu", path,
                         out[i].name, (unsigned long long)(8 + hlen + ents[i].begin));
             goto done;
         }
