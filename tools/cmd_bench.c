@@ -32,39 +32,34 @@ static double median(double *v, int n)
 
 int cmd_bench(int argc, char **argv)
 {
-    const char *model = NULL, *device = NULL, *act = NULL;
+    cli_shared sh = {0};
     long batch = 32, repeat = 3;
     int json = 0;
     lsuv_options o;
     lsuv_options_init(&o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = 0;
+        int rc = cli_shared_option(&sh, &o, argc, argv, &i);
+        if (rc >= 0) {
+            if (rc)
+                return rc;
+            continue;
+        }
+        rc = 0;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
             return printf(bench_usage, zoo_names()), 0;
-        else if (strcmp(a, "--model") == 0 && v)
-            model = argv[++i];
-        else if (strcmp(a, "--device") == 0 && v)
-            device = argv[++i];
-        else if (strcmp(a, "--act") == 0 && v)
-            act = argv[++i];
         else if (strcmp(a, "--batch") == 0)
             rc = cli_int(a, v, 1, 1 << 20, &batch), i++;
         else if (strcmp(a, "--repeat") == 0)
             rc = cli_int(a, v, 1, 1000, &repeat), i++;
-        else if (strcmp(a, "--measure") == 0 && v) {
-            if (strcmp(v, "pre") && strcmp(v, "post"))
-                return cli_error(2, "--measure: '%s' is not pre or post", v);
-            o.measure = strcmp(argv[++i], "post") == 0 ? LSUV_MEASURE_POST : LSUV_MEASURE_PRE;
-        } else if (strcmp(a, "--json") == 0)
+        else if (strcmp(a, "--json") == 0)
             json = 1;
-        else if (strcmp(a, "--keep-weights") == 0)
-            o.orthonormal = 0;
         else
             return cli_error(2, "bench: unknown option or missing value: '%s' (see lsuv-vk bench --help)", a);
         if (rc)
             return rc;
     }
+    const char *model = sh.model, *act = sh.act;
     if (!model)
         return cli_error(2, "bench: --model is required (%s)", zoo_names());
     int64_t dims[3];
@@ -72,7 +67,7 @@ int cmd_bench(int argc, char **argv)
     if (!ndim)
         return cli_error(2, "bench: unknown model '%s' (%s)", model, zoo_names());
     lsuv_context *ctx;
-    if (cli_context(device, &ctx))
+    if (cli_context(sh.device, &ctx))
         return 1;
     lsuv_net *net = NULL;
     lsuv_data *data = NULL;

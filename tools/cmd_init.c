@@ -36,26 +36,27 @@ static void progress(void *user, int layer, int layers, const char *name)
 
 int cmd_init(int argc, char **argv)
 {
-    const char *model = NULL, *data_path = NULL, *out = NULL, *device = NULL, *act = NULL;
+    const char *data_path = NULL, *out = NULL;
+    cli_shared sh = {0};
     int standardize = 0;
     lsuv_options o;
     lsuv_options_init(&o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
-        int rc = 0;
+        int rc = cli_shared_option(&sh, &o, argc, argv, &i);
+        if (rc >= 0) {
+            if (rc)
+                return rc;
+            continue;
+        }
+        rc = 0;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
             return printf(init_usage, zoo_names()), 0;
-        else if (strcmp(a, "--model") == 0 && v)
-            model = argv[++i];
         else if (strcmp(a, "--data") == 0 && v)
             data_path = argv[++i];
         else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && v)
             out = argv[++i];
-        else if (strcmp(a, "--device") == 0 && v)
-            device = argv[++i];
-        else if (strcmp(a, "--act") == 0 && v)
-            act = argv[++i];
         else if (strcmp(a, "--batches") == 0) {
             if (!(rc = cli_int(a, v, 1, 1 << 20, &n)))
                 o.batches = (int)n;
@@ -75,21 +76,16 @@ int cmd_init(int argc, char **argv)
         } else if (strcmp(a, "--tol") == 0) {
             rc = cli_double(a, v, 1e-9, 0.999999, &o.tol_var);
             i++;
-        } else if (strcmp(a, "--measure") == 0 && v) {
-            if (strcmp(v, "pre") && strcmp(v, "post"))
-                return cli_error(2, "--measure: '%s' is not pre or post", v);
-            o.measure = strcmp(argv[++i], "post") == 0 ? LSUV_MEASURE_POST : LSUV_MEASURE_PRE;
         } else if (strcmp(a, "--center") == 0)
             o.center = 1;
         else if (strcmp(a, "--standardize") == 0)
             standardize = 1;
-        else if (strcmp(a, "--keep-weights") == 0)
-            o.orthonormal = 0;
         else
             return cli_error(2, "init: unknown option or missing value: '%s' (see lsuv-vk init --help)", a);
         if (rc)
             return rc;
     }
+    const char *model = sh.model, *act = sh.act;
     if (!model || !data_path || !out)
         return cli_error(2, "init: --model, --data and -o are required (see lsuv-vk init --help)");
     int64_t dims[3];
@@ -113,7 +109,7 @@ int cmd_init(int argc, char **argv)
         return cli_error(1, "init: cannot write %s: folder %s is missing or not writable", out, dir);
 
     lsuv_context *ctx;
-    if (cli_context(device, &ctx))
+    if (cli_context(sh.device, &ctx))
         return 1;
     lsuv_net *net = NULL;
     lsuv_data *data = NULL;

@@ -58,6 +58,32 @@ int cli_double(const char *opt, const char *text, double lo, double hi, double *
     return 0;
 }
 
+int cli_shared_option(cli_shared *s, lsuv_options *o, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    const char **text = strcmp(a, "--model") == 0    ? &s->model
+                        : strcmp(a, "--device") == 0 ? &s->device
+                        : strcmp(a, "--act") == 0    ? &s->act
+                                                     : NULL;
+    if (text || strcmp(a, "--measure") == 0) {
+        if (!v)
+            return cli_error(2, "%s needs a value", a);
+        ++*i;
+        if (text)
+            *text = v;
+        else if (strcmp(v, "pre") == 0 || strcmp(v, "post") == 0)
+            o->measure = strcmp(v, "post") == 0 ? LSUV_MEASURE_POST : LSUV_MEASURE_PRE;
+        else
+            return cli_error(2, "--measure: '%s' is not pre or post", v);
+        return 0;
+    }
+    if (strcmp(a, "--keep-weights") == 0) {
+        o->orthonormal = 0;
+        return 0;
+    }
+    return -1;
+}
+
 int cli_context(const char *device, lsuv_context **ctx)
 {
     lsuv_context_options o;
