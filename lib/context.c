@@ -107,7 +107,7 @@ static void read_device_info(const lsuv_vk_instance_table *vki, VkPhysicalDevice
     vki->vkGetPhysicalDeviceProperties2(pd, &props);
     const VkPhysicalDeviceLimits *l = &props.properties.limits;
     snprintf(info->name, sizeof info->name, "%s", props.properties.deviceName);
-    snprintf(info->driver, sizeof info->driver, "%s %s", driver.driverName, driver.driverInfo);
+    snprintf(info->driver, sizeof info->driver, "%.127s %.120s", driver.driverName, driver.driverInfo);
     switch (props.properties.deviceType) {
     case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: info->type = LSUV_DEVICE_DISCRETE_GPU; break;
     case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: info->type = LSUV_DEVICE_INTEGRATED_GPU; break;

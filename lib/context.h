@@ -66,7 +66,7 @@ struct lsuv_context {
     lsuv_block *blocks;
     int block_count;
     uint32_t memory_type;       /* for blocks */
-    int memory_host_visible;    /* blocks are mapped: uploads are memcpy */
+    int force_staging;          /* tests: never map blocks, as on a discrete GPU */
     VkBuffer staging;           /* host-visible staging buffer for non-mapped blocks */
     VkDeviceMemory staging_memory;
     void *staging_host;

@@ -93,7 +93,7 @@ static lsuv_status make_buffer(lsuv_context *ctx, uint64_t size, VkBufferUsageFl
     VkMemoryPropertyFlags pf = ctx->memory_properties.memoryTypes[type].propertyFlags;
     int coherent = (pf & (VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)) ==
                    (VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
-    if (r == VK_SUCCESS && coherent)
+    if (r == VK_SUCCESS && coherent && (host || !ctx->force_staging))
         r = ctx->vk.vkMapMemory(ctx->device, *memory, 0, VK_WHOLE_SIZE, 0, mapped);
     if (r != VK_SUCCESS) {
         ctx->vk.vkDestroyBuffer(ctx->device, *buffer, NULL);

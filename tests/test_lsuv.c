@@ -175,9 +175,12 @@ Test(lsuv, fitnet4_post_activation)
     lsuv_context_destroy(ctx);
 }
 
+/* A residual net with batch norm, its device memory left unmapped as on a discrete GPU
+ * (uploads and downloads go through the staging buffer). */
 Test(lsuv, residual_net_with_batchnorm)
 {
     lsuv_context *ctx = test_context();
+    ctx->force_staging = 1;
     lsuv_net *net = zoo(ctx, "resnet_tiny", NULL);
     lsuv_data *d = gaussian(ctx, net, 16, 5);
     lsuv_options o;

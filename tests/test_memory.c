@@ -87,3 +87,26 @@ Test(memory, upload_download_roundtrip_large)
     free(y);
     lsuv_context_destroy(ctx);
 }
+
+/* The staging path (device memory that is not host-visible, as on discrete GPUs). */
+Test(memory, staging_path_roundtrip_and_dispatch)
+{
+    lsuv_context *ctx = test_context();
+    ctx->force_staging = 1;
+    size_t n = (70u << 20) / 4 + 5; /* two staging chunks and a bit */
+    float *x = malloc(n * 4);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(i % 77777) - 3.5f;
+    lsuv_buffer b = test_upload(ctx, x, n);
+    cr_assert_null(ctx->blocks[b.block].host, "the block must not be mapped");
+    float *y = test_download(ctx, &b, n);
+    cr_assert_eq(memcmp(x, y, n * 4), 0);
+    float part[3];
+    cr_assert_eq(lsuv_buffer_download(ctx, &b, 4ull * (n - 3), part, sizeof part), LSUV_OK);
+    cr_assert(part[0] == x[n - 3] && part[2] == x[n - 1]);
+    lsuv_buffer_free(ctx, &b);
+    free(x);
+    free(y);
+    run_add(ctx, 3001);
+    lsuv_context_destroy(ctx);
+}
