@@ -126,6 +126,13 @@ lsuv_buffer lsuv_buffer_slice(const lsuv_buffer *buf, uint64_t offset, uint64_t 
 lsuv_status lsuv_scratch(lsuv_context *ctx, uint64_t bytes, lsuv_buffer *out);
 void lsuv_memory_destroy(lsuv_context *ctx);
 
+/* Splits a device address into the two uint32 (lo, hi) that shaders read as a uvec2. */
+static inline void lsuv_push_address(uint32_t *p, uint64_t address)
+{
+    p[0] = (uint32_t)address;
+    p[1] = (uint32_t)(address >> 32);
+}
+
 /* ---- commands (commands.c)
  * Kernels only record; lsuv_submit ends the command buffer, submits it once and waits.
  * Every dispatch is preceded by a compute->compute memory barrier when needed, so

@@ -10,12 +10,6 @@
 #define MAX_INDEX 0x80000000ull /* shaders index with uint: at most 2^31 items per dispatch */
 #define CHUNK (1ull << 30)      /* elements per dispatch of the chunked kernels */
 
-static void put_addr(uint32_t *p, uint64_t a)
-{
-    p[0] = (uint32_t)a;
-    p[1] = (uint32_t)(a >> 32);
-}
-
 /* The buffer exists and holds at least `floats` floats. */
 static int holds(const lsuv_buffer *b, uint64_t floats)
 {
@@ -90,9 +84,9 @@ lsuv_status lsuv_k_affine_act(lsuv_context *ctx, const lsuv_buffer *x, const lsu
         uint32_t n, spatial, channels, s0, c0, dr, dqc;
         float alpha, param;
     } push;
-    put_addr(push.scale, has_scale ? scale->address : 0);
-    put_addr(push.shift, has_shift ? shift->address : 0);
-    put_addr(push.slopes, act == LSUV_K_ACT_PRELU ? slopes->address : 0);
+    lsuv_push_address(push.scale, has_scale ? scale->address : 0);
+    lsuv_push_address(push.shift, has_shift ? shift->address : 0);
+    lsuv_push_address(push.slopes, act == LSUV_K_ACT_PRELU ? slopes->address : 0);
     push.spatial = spatial;
     push.channels = channels;
     push.alpha = alpha;
@@ -102,8 +96,8 @@ lsuv_status lsuv_k_affine_act(lsuv_context *ctx, const lsuv_buffer *x, const lsu
     uint64_t chunk = rows ? CHUNK / spatial * spatial : CHUNK;
     for (uint64_t base = 0; base < count; base += chunk) {
         uint64_t n = count - base < chunk ? count - base : chunk;
-        put_addr(push.x, x->address + base * 4);
-        put_addr(push.y, y->address + base * 4);
+        lsuv_push_address(push.x, x->address + base * 4);
+        lsuv_push_address(push.y, y->address + base * 4);
         push.s0 = (uint32_t)(base % spatial);
         push.c0 = (uint32_t)((base / spatial) % channels);
         uint32_t gx, gy = 1;
@@ -152,8 +146,8 @@ lsuv_status lsuv_k_maxout(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_bu
                          "maxout: x (%llu floats) or y (%llu floats) is missing or too small",
                          (unsigned long long)in, (unsigned long long)out);
     struct { uint32_t x[2], y[2], total, spatial, k; } push;
-    put_addr(push.x, x->address);
-    put_addr(push.y, y->address);
+    lsuv_push_address(push.x, x->address);
+    lsuv_push_address(push.y, y->address);
     push.total = (uint32_t)out;
     push.spatial = spatial;
     push.k = k;
@@ -214,8 +208,8 @@ lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const 
         uint32_t x[2], y[2];
         uint32_t total, in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw;
     } push;
-    put_addr(push.x, x->address);
-    put_addr(push.y, y->address);
+    lsuv_push_address(push.x, x->address);
+    lsuv_push_address(push.y, y->address);
     push.total = (uint32_t)out;
     push.in_h = q.in_h;
     push.in_w = q.in_w;
@@ -258,9 +252,9 @@ lsuv_status lsuv_k_add(lsuv_context *ctx, const lsuv_buffer *a, const lsuv_buffe
     for (uint64_t base = 0; base < count; base += CHUNK) {
         uint64_t n = count - base < CHUNK ? count - base : CHUNK;
         uint32_t push[7];
-        put_addr(push, a->address + base * 4);
-        put_addr(push + 2, b->address + base * 4);
-        put_addr(push + 4, y->address + base * 4);
+        lsuv_push_address(push, a->address + base * 4);
+        lsuv_push_address(push + 2, b->address + base * 4);
+        lsuv_push_address(push + 4, y->address + base * 4);
         push[6] = (uint32_t)n;
         lsuv_status st = lsuv_dispatch(ctx, "add", NULL, 0, push, sizeof push, groups(ctx, n), 1, 1);
         if (st != LSUV_OK)
@@ -293,9 +287,9 @@ lsuv_status lsuv_k_copy_channels(lsuv_context *ctx, const lsuv_buffer *src, cons
                          "copy_channels: src (%llu floats) or dst (%llu floats) is missing or too small",
                          (unsigned long long)total, (unsigned long long)dst_total);
     struct { uint32_t src[2], dst[2], dst_stride[2], total, row; } push;
-    put_addr(push.src, src->address);
-    put_addr(push.dst, dst->address + (uint64_t)channel_offset * spatial * 4);
-    put_addr(push.dst_stride, dst_row);
+    lsuv_push_address(push.src, src->address);
+    lsuv_push_address(push.dst, dst->address + (uint64_t)channel_offset * spatial * 4);
+    lsuv_push_address(push.dst_stride, dst_row);
     push.total = (uint32_t)total;
     push.row = (uint32_t)row;
     return lsuv_dispatch(ctx, "copy_channels", NULL, 0, &push, sizeof push, groups(ctx, total), 1, 1);

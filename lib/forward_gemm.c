@@ -24,13 +24,6 @@ enum { KERNEL_AUTO, KERNEL_TILED, KERNEL_SUBGROUP, KERNEL_DIRECT };
 
 #define MAX_ELEMENTS 0x80000000ull /* index math is 32-bit unsigned: 2^31 keeps slack */
 
-static void put_addr(uint32_t *p, const lsuv_buffer *b)
-{
-    uint64_t a = b ? b->address : 0;
-    p[0] = (uint32_t)a;
-    p[1] = (uint32_t)(a >> 32);
-}
-
 static int has_buffer(const lsuv_buffer *b) { return b && b->address; }
 
 static int fits(const lsuv_buffer *b, uint64_t floats)
@@ -143,10 +136,10 @@ lsuv_status lsuv_k_dense(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buf
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "dense: batch %u, %u -> %u: a buffer is missing or too small", batch, in, out);
     gemm_push push = {0};
-    put_addr(push.x, x);
-    put_addr(push.w, w);
-    put_addr(push.bias, has_buffer(bias) ? bias : NULL);
-    put_addr(push.y, y);
+    lsuv_push_address(push.x, x->address);
+    lsuv_push_address(push.w, w->address);
+    lsuv_push_address(push.bias, has_buffer(bias) ? bias->address : 0);
+    lsuv_push_address(push.y, y->address);
     push.rows = batch;
     push.cols = out;
     push.k = in;
@@ -214,10 +207,10 @@ lsuv_status lsuv_k_conv2d(lsuv_context *ctx, const lsuv_conv2d_params *p, const 
                          "floats)",
                          (unsigned long long)nx, (unsigned long long)nw, (unsigned long long)ny);
     gemm_push push = {0};
-    put_addr(push.x, x);
-    put_addr(push.w, w);
-    put_addr(push.bias, has_buffer(bias) ? bias : NULL);
-    put_addr(push.y, y);
+    lsuv_push_address(push.x, x->address);
+    lsuv_push_address(push.w, w->address);
+    lsuv_push_address(push.bias, has_buffer(bias) ? bias->address : 0);
+    lsuv_push_address(push.y, y->address);
     push.rows = (uint32_t)(q.batch * ohw);
     push.cols = (uint32_t)kg;
     push.k = (uint32_t)depth;

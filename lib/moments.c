@@ -13,12 +13,6 @@
 
 static uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
-static void push_addr(uint32_t *p, uint64_t address)
-{
-    p[0] = (uint32_t)address;
-    p[1] = (uint32_t)(address >> 32);
-}
-
 lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t batch, uint32_t channels,
                            uint64_t spatial, const lsuv_buffer *out)
 {
@@ -80,8 +74,8 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
             return st;
     }
     uint32_t push[16];
-    push_addr(push, x->address);
-    push_addr(push + 2, partials.address);
+    lsuv_push_address(push, x->address);
+    lsuv_push_address(push + 2, partials.address);
     push[4] = B;
     push[5] = C;
     push[6] = S;
@@ -108,9 +102,9 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
         lanes *= 2;
     uint32_t blocks = ceil_div(C, 256 / lanes);
     uint32_t mpush[11];
-    push_addr(mpush, partials.address);
-    push_addr(mpush + 2, x->address);
-    push_addr(mpush + 4, out->address);
+    lsuv_push_address(mpush, partials.address);
+    lsuv_push_address(mpush + 2, x->address);
+    lsuv_push_address(mpush + 4, out->address);
     mpush[6] = C;
     mpush[7] = parts;
     mpush[8] = S;

@@ -90,6 +90,18 @@ static lsuv_net *zoo(lsuv_context *ctx, const char *name, const char *act)
     return net;
 }
 
+typedef struct progress_log { int calls, last, layers; char first[32]; } progress_log;
+
+static void on_progress(void *user, int layer, int layers, const char *name)
+{
+    progress_log *p = user;
+    cr_assert_eq(layer, p->calls, "layers are announced in order");
+    if (p->calls++ == 0)
+        snprintf(p->first, sizeof p->first, "%s", name);
+    p->last = layer;
+    p->layers = layers;
+}
+
 Test(lsuv, mlp20_tanh_pre_fixed_batch_one_forward)
 {
     lsuv_context *ctx = test_context();
@@ -97,8 +109,12 @@ Test(lsuv, mlp20_tanh_pre_fixed_batch_one_forward)
     lsuv_data *d = gaussian(ctx, net, 64, 1);
     lsuv_options o;
     lsuv_options_init(&o);
+    progress_log log = {0};
+    o.progress = on_progress;
+    o.progress_user = &log;
     lsuv_report *rep = run_and_check(ctx, net, d, &o);
     cr_assert_eq(rep->layer_count, 21);
+    cr_assert(log.calls == 21 && log.layers == 21 && log.last == 20 && strcmp(log.first, "0") == 0);
     cr_assert_eq(rep->flops_executed, rep->flops_forward, "pre mode on one batch is exactly one forward");
     cr_assert_eq(rep->flops_forward, 2.0 * 64 * (784 * 1024 + 19 * 1024 * 1024 + 1024 * 10));
     int computed = 0;

@@ -5,12 +5,6 @@
 
 #include "support.h"
 
-static void push_addr(uint32_t *p, const lsuv_buffer *b)
-{
-    p[0] = (uint32_t)b->address;
-    p[1] = (uint32_t)(b->address >> 32);
-}
-
 /* y = a + b through the add kernel, checked exactly. */
 static void run_add(lsuv_context *ctx, size_t n)
 {
@@ -21,9 +15,9 @@ static void run_add(lsuv_context *ctx, size_t n)
     }
     lsuv_buffer ba = test_upload(ctx, a, n), bb = test_upload(ctx, b, n), by = test_alloc_poisoned(ctx, n);
     uint32_t push[7];
-    push_addr(push, &ba);
-    push_addr(push + 2, &bb);
-    push_addr(push + 4, &by);
+    lsuv_push_address(push, ba.address);
+    lsuv_push_address(push + 2, bb.address);
+    lsuv_push_address(push + 4, by.address);
     push[6] = (uint32_t)n;
     cr_assert_eq(lsuv_dispatch(ctx, "add", NULL, 0, push, sizeof push, lsuv_groups(ctx, n, 256), 1, 1), LSUV_OK,
                  "%s", lsuv_context_last_error(ctx));
