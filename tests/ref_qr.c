@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double dot(const double *x, const double *y, size_t n)
+double ref_dot(const double *x, const double *y, size_t n)
 {
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     size_t i = 0;
@@ -40,16 +40,16 @@ int ref_householder_q(double *w, size_t m, size_t n)
     for (size_t k = 0; k < n; k++) {
         double *x = w + k * m + k, *v = h + k * m + k;
         size_t len = m - k;
-        double norm = sqrt(dot(x, x, len));
+        double norm = sqrt(ref_dot(x, x, len));
         double alpha = x[0] > 0 ? -norm : norm; /* no cancellation in v[0] */
         memcpy(v, x, len * sizeof *v);
         v[0] -= alpha;
-        double vv = dot(v, v, len);
+        double vv = ref_dot(v, v, len);
         beta[k] = vv > 0 ? 2.0 / vv : 0.0;
         diag[k] = alpha;
         for (size_t j = k + 1; j < n; j++) {
             double *y = w + j * m + k;
-            axpy(-beta[k] * dot(v, y, len), v, y, len);
+            axpy(-beta[k] * ref_dot(v, y, len), v, y, len);
         }
     }
     /* Q = H_0 ... H_{n-1} [I_n; 0], applied backwards: H_k touches columns j >= k only */
@@ -60,7 +60,7 @@ int ref_householder_q(double *w, size_t m, size_t n)
         const double *v = h + k * m + k;
         for (size_t j = k; j < n; j++) {
             double *y = w + j * m + k;
-            axpy(-beta[k] * dot(v, y, m - k), v, y, m - k);
+            axpy(-beta[k] * ref_dot(v, y, m - k), v, y, m - k);
         }
     }
     for (size_t j = 0; j < n; j++)
@@ -79,8 +79,8 @@ void ref_gram_schmidt_q(double *w, size_t m, size_t n)
         for (size_t i = 0; i < n; i++) {
             double *x = w + i * m;
             for (size_t j = 0; j < i; j++)
-                axpy(-dot(w + j * m, x, m), w + j * m, x, m);
-            double norm = sqrt(dot(x, x, m));
+                axpy(-ref_dot(w + j * m, x, m), w + j * m, x, m);
+            double norm = sqrt(ref_dot(x, x, m));
             double s = norm > 0 ? 1.0 / norm : 0.0;
             for (size_t k = 0; k < m; k++)
                 x[k] *= s;

@@ -20,4 +20,7 @@ void ref_gram_schmidt_q(double *w, size_t m, size_t n);
  * (Q of the QR of a). gram_schmidt selects the second method. Returns 0 or -1. */
 int ref_orthonormalize(const double *a, size_t rows, size_t cols, double *out, int gram_schmidt);
 
+/* Dot product in double, four partial sums (used by the orthogonality checks too). */
+double ref_dot(const double *x, const double *y, size_t n);
+
 #endif

@@ -1,6 +1,8 @@
 /* test_orthonormalize.c - blocked MGS-twice on the device against double-precision
  * Householder QR (Gram-Schmidt in double for the huge shape): orthonormality, equality
- * with the Q of the QR with diag(R) > 0, rank deficiency, argument checks, timings. */
+ * with the Q of the QR with diag(R) > 0, rank deficiency, argument checks, timings.
+ * Both kernel sets run on lavapipe: the CPU-device one by default there, the GPU one
+ * forced through LSUV_MGS_KERNEL=gpu (each Criterion test runs in its own process). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,12 @@
 
 #define ORTH_TOL 2e-5
 #define REF_TOL 1e-4
+
+/* Selects the kernel set ("cpu" or "gpu") for the calls that follow. */
+static void use_kernels(const char *which)
+{
+    cr_assert_eq(setenv("LSUV_MGS_KERNEL", which, 1), 0);
+}
 
 static double now(void)
 {
@@ -77,21 +85,6 @@ static double *vectors(const float *q, size_t rows, size_t cols, size_t *vn, siz
     return w;
 }
 
-static double dotd(const double *x, const double *y, size_t n)
-{
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += x[i] * y[i];
-        s1 += x[i + 1] * y[i + 1];
-        s2 += x[i + 2] * y[i + 2];
-        s3 += x[i + 3] * y[i + 3];
-    }
-    for (; i < n; i++)
-        s0 += x[i] * y[i];
-    return (s0 + s1) + (s2 + s3);
-}
-
 /* max |Q Q^T - I| (Q^T Q when tall), in double. Vectors listed in `zero` (count nz) must
  * be exactly zero instead of unit; they are skipped in the products. */
 static double orth_error_skip(const float *q, size_t rows, size_t cols, const size_t *zero, int nz)
@@ -109,7 +102,7 @@ static double orth_error_skip(const float *q, size_t rows, size_t cols, const si
         for (size_t j = i; j < n && !skip[i]; j++) {
             if (skip[j])
                 continue;
-            double e = fabs(dotd(w + i * m, w + j * m, m) - (i == j ? 1.0 : 0.0));
+            double e = fabs(ref_dot(w + i * m, w + j * m, m) - (i == j ? 1.0 : 0.0));
             if (e > worst)
                 worst = e;
         }
@@ -283,11 +276,95 @@ Test(orthonormalize, over_128_mib_matches_double_gram_schmidt)
     lsuv_context_destroy(ctx);
 }
 
+/* Shapes that reach every form of the CPU kernel set's in-panel pass at subgroup size 8
+ * (rows held by 8, 16, 24 or 32 subgroups of 1, 2, 4 or 6 vec4 per invocation, or swept
+ * through memory) and partial last panels, both ways round. */
+Test(orthonormalize, odd_shapes_every_panel_form_match_householder)
+{
+    use_kernels("cpu");
+    lsuv_context *ctx = test_context();
+    warm_up(ctx);
+    check_shape(ctx, 5, 13, 21, 1);
+    check_shape(ctx, 31, 33, 22, 1);
+    check_shape(ctx, 100, 300, 23, 1);
+    check_shape(ctx, 96, 1152, 24, 1);
+    check_shape(ctx, 1152, 96, 25, 1);
+    check_shape(ctx, 128, 1152, 26, 1);
+    check_shape(ctx, 40, 2000, 27, 1);
+    check_shape(ctx, 33, 3001, 28, 1);
+    check_shape(ctx, 36, 6000, 29, 1);
+    check_shape(ctx, 3, 7001, 30, 1);
+    lsuv_context_destroy(ctx);
+}
+
+/* The GPU kernel set (16-row panels, shared-memory tiles, chunked in-panel pass for long
+ * rows), run on this device. */
+Test(orthonormalize, gpu_kernel_set_matches_householder)
+{
+    use_kernels("gpu");
+    lsuv_context *ctx = test_context();
+    warm_up(ctx);
+    check_shape(ctx, 3, 7, 31, 1);
+    check_shape(ctx, 7, 3, 32, 1);
+    check_shape(ctx, 17, 17, 33, 1);
+    check_shape(ctx, 45, 1001, 34, 1);
+    check_shape(ctx, 1001, 45, 35, 1);
+    check_shape(ctx, 96, 1152, 36, 1);
+    check_shape(ctx, 20, 20001, 37, 1);
+    lsuv_context_destroy(ctx);
+}
+
+/* A matrix that starts 4 bytes into its buffer (the CPU kernels then work on an aligned
+ * copy) between two guard values, which must not change. */
+static void misaligned(const char *which, uint32_t rows, uint32_t cols)
+{
+    use_kernels(which);
+    lsuv_context *ctx = test_context();
+    size_t n = (size_t)rows * cols;
+    test_rng r = {41};
+    float *x = malloc((n + 2) * sizeof *x);
+    cr_assert_not_null(x);
+    test_fill_normal(&r, x + 1, n, 0, 1);
+    x[0] = 1234.5f;
+    x[n + 1] = -678.25f;
+    lsuv_buffer whole = test_upload(ctx, x, n + 2);
+    lsuv_buffer b = lsuv_buffer_slice(&whole, 4, n * 4);
+    cr_assert_eq(lsuv_k_orthonormalize(ctx, &b, rows, cols), LSUV_OK, "%s", lsuv_context_last_error(ctx));
+    float *y = test_download(ctx, &whole, n + 2);
+    cr_assert_eq(y[0], 1234.5f, "%s kernels: the float before the matrix changed to %g", which, y[0]);
+    cr_assert_eq(y[n + 1], -678.25f, "%s kernels: the float after the matrix changed to %g", which, y[n + 1]);
+    assert_finite(y + 1, n, "misaligned");
+    double *want = reference(x + 1, rows, cols, 0);
+    double oe = orth_error(y + 1, rows, cols), re = test_max_abs_error(y + 1, want, n);
+    fprintf(stderr, "  %s kernels, misaligned %u x %u: orthogonality %.2e, max |Q - Q_ref| %.2e\n", which,
+            rows, cols, oe, re);
+    cr_assert(oe <= ORTH_TOL, "misaligned %u x %u: max |QQ^T - I| = %.3g", rows, cols, oe);
+    cr_assert(re <= REF_TOL, "misaligned %u x %u: max |Q - Q_householder| = %.3g", rows, cols, re);
+    free(want);
+    free(y);
+    free(x);
+    lsuv_buffer_free(ctx, &whole);
+    lsuv_context_destroy(ctx);
+}
+
+Test(orthonormalize, misaligned_matrix_leaves_its_neighbours)
+{
+    misaligned("cpu", 40, 64);
+    misaligned("cpu", 70, 45);
+}
+
+Test(orthonormalize, misaligned_matrix_leaves_its_neighbours_gpu_kernels)
+{
+    misaligned("gpu", 40, 64);
+    misaligned("gpu", 70, 45);
+}
+
 /* Gaussian rows with copies (inside a panel and across panels) and a zero row: the output
  * is finite, the rows before the first copy are those of the reference, the zero row
  * stays zero and the copies become unit rows orthogonal to all others. */
-Test(orthonormalize, rank_deficient_rows_stay_finite)
+static void rank_deficient(const char *which)
 {
+    use_kernels(which);
     lsuv_context *ctx = test_context();
     const uint32_t rows = 37, cols = 101;
     size_t n = (size_t)rows * cols;
@@ -312,7 +389,7 @@ Test(orthonormalize, rank_deficient_rows_stay_finite)
         assert_finite(q, n, mode ? "101 x 37" : "37 x 101");
         const size_t zero[] = {30};
         double oe = orth_error_skip(q, rr, cc, zero, 1);
-        fprintf(stderr, "  rank-deficient %u x %u: orthogonality %.2e\n", rr, cc, oe);
+        fprintf(stderr, "  %s kernels, rank-deficient %u x %u: orthogonality %.2e\n", which, rr, cc, oe);
         cr_assert(oe <= ORTH_TOL, "rank-deficient: max |QQ^T - I| = %.3g", oe);
         /* the first three rows do not depend on what follows */
         double *want = reference(x, 3, cols, 0);
@@ -338,6 +415,16 @@ Test(orthonormalize, rank_deficient_rows_stay_finite)
         cr_assert(fabsf(q[i] - want[i]) <= 1e-6f, "exact dependence: q[%d] = %g, want %g", i, q[i], want[i]);
     free(q);
     lsuv_context_destroy(ctx);
+}
+
+Test(orthonormalize, rank_deficient_rows_stay_finite)
+{
+    rank_deficient("cpu");
+}
+
+Test(orthonormalize, rank_deficient_rows_stay_finite_gpu_kernels)
+{
+    rank_deficient("gpu");
 }
 
 Test(orthonormalize, rejects_bad_arguments)
