@@ -2,7 +2,7 @@
 #ifndef LSUV_TEST_REF_CONV_H
 #define LSUV_TEST_REF_CONV_H
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 
 /* y[n][o] = sum_i x[n][i] * w[o][i] (+ b[o]; b may be NULL). */
 void ref_dense(const double *x, const double *w, const double *b, double *y, int batch, int in, int out);

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 
 /* act(t) for one value: act is an lsuv_act_kind; param is the leaky slope or the ELU alpha;
  * slope is the PReLU slope (ignored otherwise). GELU is exact: t * Phi(t). */

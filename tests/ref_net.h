@@ -3,7 +3,7 @@
 #ifndef LSUV_REF_NET_H
 #define LSUV_REF_NET_H
 
-#include "net.h"
+#include "nn/net.h"
 
 typedef struct ref_layer_stats {
     const char *name;

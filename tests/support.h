@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "context.h"
-#include "kernels.h"
+#include "vk/context.h"
+#include "kernels/kernels.h"
 
 /* A context on the test device (lavapipe under meson test); fails the test if none. */
 lsuv_context *test_context(void);

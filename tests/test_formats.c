@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "formats.h"
+#include "formats/formats.h"
 #include "support.h"
 
 /* ------------------------------------------------------------ fixture helpers */

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "formats.h"
-#include "net.h"
+#include "formats/formats.h"
+#include "nn/net.h"
 #include "support.h"
 
 static lsuv_net *chw_net(lsuv_context *ctx, int64_t c, int64_t h, int64_t w)

@@ -1,4 +1,4 @@
-/* engine.c - the LSUV loop (Mishkin & Matas 2015, Algorithm 1) over a network graph.
+/* lsuv.c - the LSUV loop (Mishkin & Matas 2015, Algorithm 1) over a network graph.
  *
  * Forward work is one pass of the network over the data: nodes run in order, each on
  * the outputs of earlier nodes (the frontier), which are freed after their last use.
@@ -7,7 +7,8 @@
  * variances s^2 v_c, so measured-before-activation variances of further tries follow in
  * closed form ("computed" tries) without another forward. Measuring after the
  * activation needs act(s Z + b): an elementwise pass and a reduction per try
- * ("measured"), still never a GEMM and never the layers before L. */
+ * ("measured"), still never a GEMM and never the layers before L. The graph itself is
+ * run by graph_run.c. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "net.h"
+#include "nn/graph_run.h"
 
 void lsuv_options_init(lsuv_options *o)
 {
@@ -57,19 +58,6 @@ void lsuv_report_free(lsuv_report *report)
     free(rs);
 }
 
-typedef struct run {
-    lsuv_net *net;
-    lsuv_context *ctx;
-    const lsuv_options *o;
-    int K;                 /* batches */
-    uint32_t B;            /* samples per batch */
-    lsuv_buffer *vals;     /* node_count x K outputs */
-    int *owner;            /* node whose buffers hold this node's value (flatten aliases) */
-    int *uses;             /* remaining uses per owner */
-    lsuv_buffer *extra;    /* per node: batch-norm scale/shift (2*C floats) */
-    double flops_executed, flops_forward;
-} run;
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -77,121 +65,13 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static lsuv_buffer *val(run *r, int node, int k) { return &r->vals[(size_t)node * (size_t)r->K + (size_t)k]; }
+/* The engine's state: the graph run plus the options. */
+typedef struct run {
+    lsuv_graph_run g;
+    const lsuv_options *o;
+} run;
 
-static uint64_t node_count_per_batch(const run *r, const lsuv_node *n)
-{
-    return (uint64_t)r->B * (uint64_t)lsuv_node_numel(n);
-}
-
-/* Releases inputs of node id whose last use this was. */
-static void release_inputs(run *r, int id)
-{
-    const lsuv_node *n = &r->net->nodes[id];
-    if (n->kind == LSUV_NODE_FLATTEN)
-        return; /* an alias: its readers count as readers of its input */
-    for (int i = 0; i < n->input_count; i++) {
-        int o = r->owner[n->inputs[i]];
-        if (--r->uses[o] == 0)
-            for (int k = 0; k < r->K; k++)
-                lsuv_buffer_free(r->ctx, val(r, o, k));
-    }
-    if (r->uses[id] == 0 && r->owner[id] == id) /* nobody reads it: the network's output */
-        for (int k = 0; k < r->K; k++)
-            lsuv_buffer_free(r->ctx, val(r, id, k));
-}
-
-static lsuv_status alloc_outputs(run *r, int id)
-{
-    uint64_t bytes = node_count_per_batch(r, &r->net->nodes[id]) * 4;
-    for (int k = 0; k < r->K; k++) {
-        lsuv_status st = lsuv_buffer_alloc(r->ctx, bytes, val(r, id, k));
-        if (st != LSUV_OK)
-            return lsuv_fail(r->ctx, st, "layer %s: output of %llu bytes: %s", r->net->nodes[id].name,
-                             (unsigned long long)bytes, lsuv_context_last_error(r->ctx));
-    }
-    return LSUV_OK;
-}
-
-/* Records W x (+ bias when with_bias) of weight node id on batch k into its output. */
-static lsuv_status record_linear(run *r, int id, int k, int with_bias)
-{
-    lsuv_net *net = r->net;
-    const lsuv_node *n = &net->nodes[id];
-    const lsuv_buffer *x = val(r, r->owner[n->inputs[0]], k);
-    const lsuv_buffer *w = &net->params[n->weight].buffer;
-    const lsuv_buffer *b = with_bias && n->bias >= 0 ? &net->params[n->bias].buffer : NULL;
-    lsuv_set_phase(r->ctx, LSUV_PHASE_FORWARD);
-    r->flops_executed += lsuv_node_flops(n) * r->B;
-    if (n->kind == LSUV_NODE_DENSE)
-        return lsuv_k_dense(r->ctx, x, w, b, val(r, id, k), r->B, n->in_features, n->out_features);
-    lsuv_conv2d_params p = n->conv;
-    p.batch = r->B;
-    return lsuv_k_conv2d(r->ctx, &p, x, w, b, val(r, id, k));
-}
-
-/* Records the forward of a non-weight node on every batch. */
-static lsuv_status forward_node(run *r, int id)
-{
-    lsuv_net *net = r->net;
-    lsuv_context *ctx = r->ctx;
-    const lsuv_node *n = &net->nodes[id];
-    if (n->kind == LSUV_NODE_FLATTEN)
-        return LSUV_OK; /* an alias of its input */
-    lsuv_status st = alloc_outputs(r, id);
-    if (st != LSUV_OK)
-        return st;
-    lsuv_set_phase(ctx, LSUV_PHASE_FORWARD);
-    const lsuv_node *in = &net->nodes[n->inputs[0]];
-    uint32_t c_in;
-    uint64_t sp_in;
-    lsuv_node_layout(in, &c_in, &sp_in);
-    for (int k = 0; k < r->K && st == LSUV_OK; k++) {
-        const lsuv_buffer *x = val(r, r->owner[n->inputs[0]], k), *y = val(r, id, k);
-        uint64_t count = (uint64_t)r->B * c_in * sp_in;
-        switch (n->kind) {
-        case LSUV_NODE_ACTIVATION:
-            st = lsuv_k_affine_act(ctx, x, y, count, c_in, sp_in, 1.0f, NULL, NULL, n->act, n->act_param,
-                                   n->slopes >= 0 ? &net->params[n->slopes].buffer : NULL);
-            break;
-        case LSUV_NODE_BATCHNORM: {
-            lsuv_buffer scale = lsuv_buffer_slice(&r->extra[id], 0, 4ull * c_in);
-            lsuv_buffer shift = lsuv_buffer_slice(&r->extra[id], 4ull * c_in, 4ull * c_in);
-            st = lsuv_k_affine_act(ctx, x, y, count, c_in, sp_in, 1.0f, &scale, &shift, LSUV_K_ACT_NONE, 0, NULL);
-            break;
-        }
-        case LSUV_NODE_MAXOUT:
-            st = lsuv_k_maxout(ctx, x, y, r->B, c_in, sp_in, n->maxout_k);
-            break;
-        case LSUV_NODE_POOL2D: {
-            lsuv_pool2d_params p = n->pool;
-            p.batch = r->B;
-            st = lsuv_k_pool2d(ctx, &p, x, y);
-            break;
-        }
-        case LSUV_NODE_ADD:
-            st = lsuv_k_add(ctx, x, val(r, r->owner[n->inputs[1]], k), y, count);
-            break;
-        case LSUV_NODE_CONCAT: {
-            uint32_t offset = 0, c_out;
-            uint64_t sp_out;
-            lsuv_node_layout(n, &c_out, &sp_out);
-            for (int i = 0; i < n->input_count && st == LSUV_OK; i++) {
-                uint32_t ci;
-                uint64_t spi;
-                lsuv_node_layout(&net->nodes[n->inputs[i]], &ci, &spi);
-                st = lsuv_k_copy_channels(ctx, val(r, r->owner[n->inputs[i]], k), y, r->B, ci, c_out, offset,
-                                          (uint32_t)sp_out);
-                offset += ci;
-            }
-            break;
-        }
-        default:
-            st = lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "node %d: unexpected kind %d", id, (int)n->kind);
-        }
-    }
-    return st;
-}
+static lsuv_buffer *val(run *r, int node, int k) { return lsuv_graph_value(&r->g, node, k); }
 
 /* ------------------------------------------------------------ one weight layer */
 
@@ -215,12 +95,12 @@ static lsuv_status ensure_batch(run *r, layer_state *L, int k)
 {
     if (L->have[k])
         return LSUV_OK;
-    lsuv_context *ctx = r->ctx;
-    lsuv_status st = record_linear(r, L->id, k, 0);
+    lsuv_context *ctx = r->g.ctx;
+    lsuv_status st = lsuv_graph_record_linear(&r->g, L->id, k, 0);
     if (st != LSUV_OK)
         return st;
     lsuv_set_phase(ctx, LSUV_PHASE_MOMENTS);
-    if ((st = lsuv_k_moments(ctx, val(r, L->id, k), r->B, L->C, L->spatial, &L->stats)) != LSUV_OK)
+    if ((st = lsuv_k_moments(ctx, val(r, L->id, k), r->g.B, L->C, L->spatial, &L->stats)) != LSUV_OK)
         return st;
     float *f = malloc(8ull * L->C);
     if (!f)
@@ -256,8 +136,8 @@ static double closed_form(const layer_state *L, int k, double s, double *mean_ou
 /* Measures Var(act(s Z_k + bias)) on the device (post-activation mode). */
 static lsuv_status measure_post(run *r, layer_state *L, int k, double s, double *var, double *mean)
 {
-    lsuv_context *ctx = r->ctx;
-    const lsuv_node *a = &r->net->nodes[L->post_act];
+    lsuv_context *ctx = r->g.ctx;
+    const lsuv_node *a = &r->g.net->nodes[L->post_act];
     int changed = !L->shift_valid;
     for (uint32_t c = 0; c < L->C; c++) {
         changed |= L->shift_host[c] != (float)L->bias[c];
@@ -271,7 +151,7 @@ static lsuv_status measure_post(run *r, layer_state *L, int k, double s, double 
     if (st == LSUV_OK)
         st = lsuv_k_affine_act(ctx, val(r, L->id, k), &L->tmp, L->count, L->C, L->spatial, (float)s, NULL,
                                &L->shift, a->act, a->act_param,
-                               a->slopes >= 0 ? &r->net->params[a->slopes].buffer : NULL);
+                               a->slopes >= 0 ? &r->g.net->params[a->slopes].buffer : NULL);
     lsuv_set_phase(ctx, LSUV_PHASE_MOMENTS);
     if (st == LSUV_OK)
         st = lsuv_k_moments(ctx, &L->tmp, 1, 1, L->count, &L->stats);
@@ -298,7 +178,7 @@ static lsuv_status measure(run *r, layer_state *L, int k, double s, double *v, d
     lsuv_status st = ensure_batch(r, L, k);
     if (st != LSUV_OK)
         return st;
-    if (r->o->center && r->net->nodes[L->id].bias >= 0)
+    if (r->o->center && r->g.net->nodes[L->id].bias >= 0)
         center_bias(L, k, s);
     if (L->post_act >= 0) {
         *measured = 1;
@@ -312,8 +192,8 @@ static lsuv_status measure(run *r, layer_state *L, int k, double s, double *v, d
 static int following_activation(const run *r, int id)
 {
     int found = -1, readers = 0;
-    for (int j = id + 1; j < r->net->node_count; j++) {
-        const lsuv_node *n = &r->net->nodes[j];
+    for (int j = id + 1; j < r->g.net->node_count; j++) {
+        const lsuv_node *n = &r->g.net->nodes[j];
         for (int i = 0; i < n->input_count; i++)
             if (n->inputs[i] == id) {
                 readers++;
@@ -326,19 +206,19 @@ static int following_activation(const run *r, int id)
 
 static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
 {
-    lsuv_net *net = r->net;
-    lsuv_context *ctx = r->ctx;
+    lsuv_net *net = r->g.net;
+    lsuv_context *ctx = r->g.ctx;
     const lsuv_node *n = &net->nodes[id];
     const lsuv_options *o = r->o;
     layer_state L;
     memset(&L, 0, sizeof L);
     L.id = id;
     lsuv_node_layout(n, &L.C, &L.spatial);
-    L.count = (uint64_t)r->B * L.C * L.spatial;
+    L.count = (uint64_t)r->g.B * L.C * L.spatial;
     L.post_act = o->measure == LSUV_MEASURE_POST ? following_activation(r, id) : -1;
-    L.mean = calloc((size_t)r->K * L.C, sizeof *L.mean);
-    L.var = calloc((size_t)r->K * L.C, sizeof *L.var);
-    L.have = calloc((size_t)r->K, sizeof *L.have);
+    L.mean = calloc((size_t)r->g.K * L.C, sizeof *L.mean);
+    L.var = calloc((size_t)r->g.K * L.C, sizeof *L.var);
+    L.have = calloc((size_t)r->g.K, sizeof *L.have);
     L.bias = calloc(L.C, sizeof *L.bias);
     float *fb = calloc(L.C, sizeof *fb);
     lsuv_status st = (L.mean && L.var && L.have && L.bias && fb)
@@ -349,7 +229,7 @@ static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
     for (uint32_t c = 0; c < L.C; c++)
         L.bias[c] = fb ? fb[c] : 0;
     if (st == LSUV_OK)
-        st = alloc_outputs(r, id);
+        st = lsuv_graph_alloc_outputs(&r->g, id);
     if (st == LSUV_OK)
         st = lsuv_buffer_alloc(ctx, 8ull * L.C, &L.stats);
     if (st == LSUV_OK && L.post_act >= 0) {
@@ -388,7 +268,7 @@ static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
             break;
         }
         double v_new, m_new;
-        int k_new = (tries + 1) % r->K;
+        int k_new = (tries + 1) % r->g.K;
         st = measure(r, &L, k_new, s_new, &v_new, &m_new, &measured);
         if (st != LSUV_OK)
             break;
@@ -423,9 +303,9 @@ static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
         st = lsuv_k_affine_act(ctx, &w->buffer, &w->buffer, (uint64_t)w->numel, 1, (uint64_t)w->numel, (float)s,
                                NULL, NULL, LSUV_K_ACT_NONE, 0, NULL);
     lsuv_set_phase(ctx, LSUV_PHASE_FORWARD);
-    for (int b = 0; b < r->K && st == LSUV_OK; b++) {
+    for (int b = 0; b < r->g.K && st == LSUV_OK; b++) {
         if (!L.have[b])
-            st = record_linear(r, id, b, 1);
+            st = lsuv_graph_record_linear(&r->g, id, b, 1);
         else if (s != 1 || bias)
             st = lsuv_k_affine_act(ctx, val(r, id, b), val(r, id, b), L.count, L.C, L.spatial, (float)s, NULL,
                                    bias, LSUV_K_ACT_NONE, 0, NULL);
@@ -485,7 +365,6 @@ static lsuv_status check_options(lsuv_net *net, const lsuv_data *data, const lsu
     return LSUV_OK;
 }
 
-static int is_weight(const lsuv_node *n) { return n->kind == LSUV_NODE_DENSE || n->kind == LSUV_NODE_CONV2D; }
 
 /* Orthonormal pre-init of every weight (Saxe et al.): Gaussian fill, then MGS; bias 0. */
 static lsuv_status orthonormal_init(lsuv_net *net, uint64_t seed)
@@ -494,7 +373,7 @@ static lsuv_status orthonormal_init(lsuv_net *net, uint64_t seed)
     uint64_t offset = 0;
     for (int i = 0; i < net->node_count; i++) {
         const lsuv_node *n = &net->nodes[i];
-        if (!is_weight(n))
+        if (!lsuv_node_is_weight(n))
             continue;
         const lsuv_param *w = &net->params[n->weight];
         lsuv_set_phase(ctx, LSUV_PHASE_FILL);
@@ -513,37 +392,12 @@ static lsuv_status orthonormal_init(lsuv_net *net, uint64_t seed)
     return LSUV_OK;
 }
 
-/* Batch-norm scale/shift from its parameters (inference form). */
-static lsuv_status prepare_batchnorm(run *r, int id)
-{
-    lsuv_net *net = r->net;
-    const lsuv_node *n = &net->nodes[id];
-    uint32_t C = (uint32_t)n->dims[0];
-    float *h = malloc(4ull * 4 * C), *out = malloc(8ull * C);
-    lsuv_status st = h && out ? LSUV_OK : lsuv_fail(r->ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    int idx[4] = {n->weight, n->bias, n->running_mean, n->running_var};
-    for (int i = 0; i < 4 && st == LSUV_OK; i++)
-        st = lsuv_buffer_download(r->ctx, &net->params[idx[i]].buffer, 0, h + (size_t)i * C, 4ull * C);
-    for (uint32_t c = 0; c < C && st == LSUV_OK; c++) {
-        double scale = h[c] / sqrt((double)h[3 * C + c] + n->eps);
-        out[c] = (float)scale;
-        out[C + c] = (float)(h[C + c] - h[2 * C + c] * scale);
-    }
-    if (st == LSUV_OK)
-        st = lsuv_buffer_alloc(r->ctx, 8ull * C, &r->extra[id]);
-    if (st == LSUV_OK)
-        st = lsuv_buffer_upload(r->ctx, &r->extra[id], 0, out, 8ull * C);
-    free(h);
-    free(out);
-    return st;
-}
-
 static lsuv_status make_report(lsuv_net *net, lsuv_report **out)
 {
     report_storage *rs = calloc(1, sizeof *rs);
     int layers = 0;
     for (int i = 0; i < net->node_count; i++)
-        layers += is_weight(&net->nodes[i]);
+        layers += lsuv_node_is_weight(&net->nodes[i]);
     if (rs) {
         rs->pub.layers = calloc((size_t)layers + 1, sizeof *rs->pub.layers);
         rs->names = calloc((size_t)layers + 1, sizeof *rs->names);
@@ -555,7 +409,7 @@ static lsuv_status make_report(lsuv_net *net, lsuv_report **out)
     int j = 0;
     for (int i = 0; i < net->node_count; i++) {
         const lsuv_node *n = &net->nodes[i];
-        if (!is_weight(n))
+        if (!lsuv_node_is_weight(n))
             continue;
         snprintf(rs->names[j], LSUV_NAME_MAX, "%s", n->name);
         rs->pub.layers[j].name = rs->names[j];
@@ -579,21 +433,21 @@ lsuv_status lsuv_init(lsuv_net *net, const lsuv_data *data, const lsuv_options *
     const lsuv_options *o = options ? options : &defaults;
     run r;
     memset(&r, 0, sizeof r);
-    r.net = net;
-    r.ctx = ctx;
     r.o = o;
-    lsuv_status st = check_options(net, data, o, &r.K, &r.B);
+    int K = 0;
+    uint32_t B = 0;
+    lsuv_status st = check_options(net, data, o, &K, &B);
     if (st != LSUV_OK)
         return st;
     lsuv_report *rep = NULL;
     if ((st = make_report(net, &rep)) != LSUV_OK)
         return st;
     report_storage *rs = (report_storage *)rep;
-    rep->samples_per_batch = r.B;
-    rep->batches = r.K;
-    if (r.B < 16) {
+    rep->samples_per_batch = B;
+    rep->batches = K;
+    if (B < 16) {
         snprintf(rs->warning, sizeof rs->warning,
-                 "batch of %u samples: under 16, the variance estimates may be unstable", r.B);
+                 "batch of %u samples: under 16, the variance estimates may be unstable", B);
         rep->warning = rs->warning;
     }
 
@@ -604,67 +458,37 @@ lsuv_status lsuv_init(lsuv_net *net, const lsuv_data *data, const lsuv_options *
     int was_profiling = ctx->profiling;
     ctx->profiling = 1;
 
-    int N = net->node_count;
-    r.vals = calloc((size_t)N * (size_t)r.K, sizeof *r.vals);
-    r.owner = calloc((size_t)N, sizeof *r.owner);
-    r.uses = calloc((size_t)N, sizeof *r.uses);
-    r.extra = calloc((size_t)N, sizeof *r.extra);
-    if (!r.vals || !r.owner || !r.uses || !r.extra)
-        st = lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    for (int i = 0; st == LSUV_OK && i < N; i++) {
-        const lsuv_node *n = &net->nodes[i];
-        r.owner[i] = n->kind == LSUV_NODE_FLATTEN ? r.owner[n->inputs[0]] : i;
-        if (n->kind != LSUV_NODE_FLATTEN)
-            for (int j = 0; j < n->input_count; j++)
-                r.uses[r.owner[n->inputs[j]]]++;
-        if (is_weight(n))
-            r.flops_forward += lsuv_node_flops(n) * r.B * r.K;
-    }
     if (st == LSUV_OK && o->orthonormal)
         st = orthonormal_init(net, o->seed);
-    for (int i = 0; st == LSUV_OK && i < N; i++)
-        if (net->nodes[i].kind == LSUV_NODE_BATCHNORM)
-            st = prepare_batchnorm(&r, i);
-    /* the input node: upload the batches */
     if (st == LSUV_OK)
-        st = alloc_outputs(&r, 0);
-    uint64_t per_batch = node_count_per_batch(&r, &net->nodes[0]);
-    for (int k = 0; st == LSUV_OK && k < r.K; k++)
-        st = lsuv_buffer_upload(ctx, val(&r, 0, k), 0, data->values + (size_t)k * per_batch, per_batch * 4);
+        st = lsuv_graph_run_begin(&r.g, net, K, B, data->values);
 
     int layer = 0;
-    for (int i = 1; st == LSUV_OK && i < N; i++) {
-        if (is_weight(&net->nodes[i])) {
+    for (int i = 1; st == LSUV_OK && i < net->node_count; i++) {
+        if (lsuv_node_is_weight(&net->nodes[i])) {
             if (o->progress)
                 o->progress(o->progress_user, layer, rep->layer_count, net->nodes[i].name);
             st = lsuv_layer(&r, i, &rep->layers[layer++]);
         }
         else
-            st = forward_node(&r, i);
+            st = lsuv_graph_forward_node(&r.g, i);
         if (st == LSUV_OK)
-            release_inputs(&r, i);
+            lsuv_graph_release_inputs(&r.g, i);
     }
     if (st == LSUV_OK)
         st = lsuv_submit(ctx);
     else
         lsuv_submit(ctx);
-
-    for (int i = 0; r.vals && i < N * r.K; i++)
-        lsuv_buffer_free(ctx, &r.vals[i]);
-    for (int i = 0; r.extra && i < N; i++)
-        lsuv_buffer_free(ctx, &r.extra[i]);
-    free(r.vals);
-    free(r.owner);
-    free(r.uses);
-    free(r.extra);
+    double flops_executed = r.g.flops_executed, flops_forward = r.g.flops_forward;
+    lsuv_graph_run_end(&r.g);
 
     rep->time_total_s = now_s() - t0;
     rep->time_fill_s = ctx->phase_seconds[LSUV_PHASE_FILL];
     rep->time_orthonormalize_s = ctx->phase_seconds[LSUV_PHASE_ORTHONORMALIZE];
     rep->time_forward_s = ctx->phase_seconds[LSUV_PHASE_FORWARD];
     rep->time_moments_s = ctx->phase_seconds[LSUV_PHASE_MOMENTS];
-    rep->flops_executed = r.flops_executed;
-    rep->flops_forward = r.flops_forward;
+    rep->flops_executed = flops_executed;
+    rep->flops_forward = flops_forward;
     ctx->profiling = was_profiling;
     if (st == LSUV_OK && report)
         *report = rep;

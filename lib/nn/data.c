@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "context.h"
-#include "formats.h"
+#include "vk/context.h"
+#include "formats/formats.h"
 
 /* Values per sample, or -1 if a dimension is not positive or the total overflows. */
 static int64_t sample_size(int ndim, const int64_t *dims)

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "formats.h"
+#include "formats/formats.h"
 
 #define NPY_MAX_HEADER (1u << 20) /* numpy itself refuses headers over 10000 bytes by default */
 #define NPY_PARSE_DIMS 64         /* numpy's NPY_MAXDIMS; we only accept up to LSUV_MAX_DIMS */

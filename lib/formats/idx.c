@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "formats.h"
+#include "formats/formats.h"
 
 /* deflate cannot expand data more than ~1032:1; a header claiming more than this
  * against the compressed size is refused before the allocation. */

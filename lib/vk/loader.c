@@ -1,5 +1,5 @@
 /* vk_loader.c - dlopen the Vulkan loader and fill per-context dispatch tables. */
-#include "vk_loader.h"
+#include "vk/loader.h"
 
 #include <dlfcn.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "formats.h"
+#include "formats/formats.h"
 
 lsuv_status lsuv_format_error(char *err, size_t err_size, lsuv_status st, const char *fmt, ...)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "context.h"
+#include "vk/context.h"
 
 lsuv_status lsuv_pipelines_create(lsuv_context *ctx)
 {

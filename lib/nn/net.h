@@ -3,9 +3,9 @@
 #ifndef LSUV_NET_H
 #define LSUV_NET_H
 
-#include "context.h"
-#include "formats.h"
-#include "kernels.h"
+#include "vk/context.h"
+#include "formats/formats.h"
+#include "kernels/kernels.h"
 
 #define LSUV_MAX_NODE_INPUTS 16
 #define LSUV_NAME_MAX 128

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net.h"
+#include "nn/net.h"
 
 #define DEFAULT_INIT_SEED 0x6c7375762d766bull /* "lsuv-vk" */
 

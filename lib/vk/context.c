@@ -1,82 +1,10 @@
-/* context.c - instance, device choice, device facts, errors, context lifetime. */
+/* context.c - instance, device choice, device facts, context lifetime. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "context.h"
-
-/* ------------------------------------------------------------ status and errors */
-
-unsigned lsuv_version_number(void) { return LSUV_VERSION_NUMBER; }
-const char *lsuv_version_string(void) { return LSUV_VERSION_STRING; }
-
-const char *lsuv_status_string(lsuv_status status)
-{
-    switch (status) {
-    case LSUV_OK: return "LSUV_OK";
-    case LSUV_ERROR_INVALID_ARGUMENT: return "LSUV_ERROR_INVALID_ARGUMENT";
-    case LSUV_ERROR_NO_LOADER: return "LSUV_ERROR_NO_LOADER";
-    case LSUV_ERROR_NO_DEVICE: return "LSUV_ERROR_NO_DEVICE";
-    case LSUV_ERROR_OUT_OF_HOST_MEMORY: return "LSUV_ERROR_OUT_OF_HOST_MEMORY";
-    case LSUV_ERROR_OUT_OF_DEVICE_MEMORY: return "LSUV_ERROR_OUT_OF_DEVICE_MEMORY";
-    case LSUV_ERROR_DEVICE_LOST: return "LSUV_ERROR_DEVICE_LOST";
-    case LSUV_ERROR_VULKAN: return "LSUV_ERROR_VULKAN";
-    case LSUV_ERROR_UNSUPPORTED: return "LSUV_ERROR_UNSUPPORTED";
-    case LSUV_ERROR_SHAPE: return "LSUV_ERROR_SHAPE";
-    case LSUV_ERROR_NOT_FOUND: return "LSUV_ERROR_NOT_FOUND";
-    case LSUV_ERROR_IO: return "LSUV_ERROR_IO";
-    case LSUV_ERROR_FORMAT: return "LSUV_ERROR_FORMAT";
-    case LSUV_ERROR_BAD_DATA: return "LSUV_ERROR_BAD_DATA";
-    }
-    return "LSUV_ERROR_UNKNOWN";
-}
-
-lsuv_status lsuv_fail(lsuv_context *ctx, lsuv_status status, const char *fmt, ...)
-{
-    if (ctx) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ctx->error, sizeof ctx->error, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
-const char *lsuv_vk_result_string(VkResult r)
-{
-    switch (r) {
-#define CASE(x) case x: return #x;
-    CASE(VK_SUCCESS) CASE(VK_NOT_READY) CASE(VK_TIMEOUT) CASE(VK_INCOMPLETE)
-    CASE(VK_ERROR_OUT_OF_HOST_MEMORY) CASE(VK_ERROR_OUT_OF_DEVICE_MEMORY)
-    CASE(VK_ERROR_INITIALIZATION_FAILED) CASE(VK_ERROR_DEVICE_LOST) CASE(VK_ERROR_MEMORY_MAP_FAILED)
-    CASE(VK_ERROR_LAYER_NOT_PRESENT) CASE(VK_ERROR_EXTENSION_NOT_PRESENT)
-    CASE(VK_ERROR_FEATURE_NOT_PRESENT) CASE(VK_ERROR_INCOMPATIBLE_DRIVER)
-    CASE(VK_ERROR_TOO_MANY_OBJECTS) CASE(VK_ERROR_FORMAT_NOT_SUPPORTED)
-    CASE(VK_ERROR_FRAGMENTED_POOL) CASE(VK_ERROR_UNKNOWN) CASE(VK_ERROR_OUT_OF_POOL_MEMORY)
-    CASE(VK_ERROR_INVALID_EXTERNAL_HANDLE) CASE(VK_ERROR_FRAGMENTATION)
-    CASE(VK_ERROR_INVALID_OPAQUE_CAPTURE_ADDRESS)
-#undef CASE
-    default: return "VK_ERROR_(other)";
-    }
-}
-
-lsuv_status lsuv_vk_fail(lsuv_context *ctx, VkResult r, const char *what)
-{
-    lsuv_status st;
-    switch (r) {
-    case VK_ERROR_OUT_OF_HOST_MEMORY: st = LSUV_ERROR_OUT_OF_HOST_MEMORY; break;
-    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
-    case VK_ERROR_TOO_MANY_OBJECTS:
-    case VK_ERROR_FRAGMENTATION: st = LSUV_ERROR_OUT_OF_DEVICE_MEMORY; break;
-    case VK_ERROR_DEVICE_LOST: st = LSUV_ERROR_DEVICE_LOST; break;
-    case VK_ERROR_FEATURE_NOT_PRESENT:
-    case VK_ERROR_EXTENSION_NOT_PRESENT:
-    case VK_ERROR_INCOMPATIBLE_DRIVER: st = LSUV_ERROR_UNSUPPORTED; break;
-    default: st = LSUV_ERROR_VULKAN; break;
-    }
-    return lsuv_fail(ctx, st, "%s failed: %s", what, lsuv_vk_result_string(r));
-}
+#include "vk/context.h"
 
 /* ------------------------------------------------------------ devices */
 

@@ -6,7 +6,7 @@
 #ifndef LSUV_KERNELS_H
 #define LSUV_KERNELS_H
 
-#include "context.h"
+#include "vk/context.h"
 
 /* ---- Gaussian fill (fill.c, shaders/fill_normal.comp, shaders/philox.glsl)
  * buf[i] = N(seed, offset + i) for i in [0, n): Philox4x32-10 keyed by seed, counter

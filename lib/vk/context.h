@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "lsuv.h"
-#include "vk_loader.h"
+#include "vk/loader.h"
 
 /* A range of device memory: sub-allocated from one of the context's large blocks.
  * Shaders reach it through its device address (VK_KHR_buffer_device_address, core in
@@ -98,7 +98,7 @@ struct lsuv_context {
     char error[1024];
 };
 
-/* ---- errors (context.c) */
+/* ---- errors (error.c) */
 /* Records a message for the context and returns status (printf-style). */
 lsuv_status lsuv_fail(lsuv_context *ctx, lsuv_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -112,7 +112,10 @@ lsuv_status lsuv_buffer_alloc(lsuv_context *ctx, uint64_t bytes, lsuv_buffer *ou
 /* Returns the range to its block; safe on a zeroed buffer. Only after the work that
  * used it has completed (lsuv_submit). */
 void lsuv_buffer_free(lsuv_context *ctx, lsuv_buffer *buf);
-/* Host <-> device copies. They submit pending work first and wait for completion. */
+/* Creates the staging buffer on first use (memory.c). */
+lsuv_status lsuv_staging_ensure(lsuv_context *ctx);
+/* ---- transfers (transfer.c)
+ * Host <-> device copies. They submit pending work first and wait for completion. */
 lsuv_status lsuv_buffer_upload(lsuv_context *ctx, const lsuv_buffer *buf, uint64_t offset,
                                const void *src, uint64_t bytes);
 lsuv_status lsuv_buffer_download(lsuv_context *ctx, const lsuv_buffer *buf, uint64_t offset,
@@ -124,6 +127,8 @@ lsuv_buffer lsuv_buffer_slice(const lsuv_buffer *buf, uint64_t offset, uint64_t 
 /* Scratch memory for a kernel's temporaries: valid until the recorded work has been
  * submitted and completed (lsuv_submit resets it). Grows in the first runs only. */
 lsuv_status lsuv_scratch(lsuv_context *ctx, uint64_t bytes, lsuv_buffer *out);
+/* Makes all scratch memory free again; called by lsuv_submit once the work completed. */
+void lsuv_scratch_reset(lsuv_context *ctx);
 void lsuv_memory_destroy(lsuv_context *ctx);
 
 /* Splits a device address into the two uint32 (lo, hi) that shaders read as a uvec2. */

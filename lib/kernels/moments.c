@@ -2,7 +2,7 @@
  * mean and population variance per channel of an NCHW tensor (or of a whole tensor). */
 #include <stdlib.h>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 
 /* Work sizing: enough values per workgroup to amortize its reduction, few enough
  * workgroups that the partials stay small and the merge is one short pass. */

@@ -1,10 +1,10 @@
 /* memory.c - device memory: a few large blocks, sub-allocated first-fit with a sorted,
- * coalescing free list; uploads/downloads by memcpy where the memory is mapped, else
- * through a staging buffer in chunks. */
+ * coalescing free list; scratch chunks; the staging buffer (used by transfer.c).
+ * Allocates only: nothing here records or submits commands. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "context.h"
+#include "vk/context.h"
 
 #define ALIGN 256u
 #define BLOCK_BYTES (256ull << 20)
@@ -262,7 +262,14 @@ lsuv_status lsuv_scratch(lsuv_context *ctx, uint64_t bytes, lsuv_buffer *out)
     return LSUV_OK;
 }
 
-static lsuv_status ensure_staging(lsuv_context *ctx)
+void lsuv_scratch_reset(lsuv_context *ctx)
+{
+    for (int i = 0; i < ctx->scratch_count; i++)
+        ctx->scratch_used[i] = 0;
+}
+
+/* The host-visible staging buffer used by transfer.c when blocks are not mapped. */
+lsuv_status lsuv_staging_ensure(lsuv_context *ctx)
 {
     if (ctx->staging)
         return LSUV_OK;
@@ -272,98 +279,6 @@ static lsuv_status ensure_staging(lsuv_context *ctx)
     if (st == LSUV_OK)
         ctx->staging_size = STAGING_BYTES;
     return st;
-}
-
-static lsuv_status check_range(lsuv_context *ctx, const lsuv_buffer *buf, uint64_t offset, uint64_t bytes,
-                               const char *what)
-{
-    if (!buf || !buf->address || offset > buf->size || bytes > buf->size - offset)
-        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
-                         "%s of %llu bytes at offset %llu is outside the buffer (%llu bytes)", what,
-                         (unsigned long long)bytes, (unsigned long long)offset,
-                         (unsigned long long)(buf ? buf->size : 0));
-    return LSUV_OK;
-}
-
-/* Copies between the staging buffer and buf, one chunk; submits and waits. */
-static lsuv_status staged_copy(lsuv_context *ctx, const lsuv_buffer *buf, uint64_t offset, uint64_t bytes,
-                               int to_device)
-{
-    lsuv_status st = lsuv_record_begin(ctx);
-    if (st != LSUV_OK)
-        return st;
-    lsuv_barrier(ctx);
-    VkBufferCopy region = {.size = bytes};
-    if (to_device) {
-        region.dstOffset = buf->offset + offset;
-        ctx->vk.vkCmdCopyBuffer(ctx->cmd, ctx->staging, buf->vk, 1, &region);
-    } else {
-        region.srcOffset = buf->offset + offset;
-        ctx->vk.vkCmdCopyBuffer(ctx->cmd, buf->vk, ctx->staging, 1, &region);
-    }
-    lsuv_barrier(ctx);
-    return lsuv_submit(ctx);
-}
-
-lsuv_status lsuv_buffer_upload(lsuv_context *ctx, const lsuv_buffer *buf, uint64_t offset, const void *src,
-                               uint64_t bytes)
-{
-    lsuv_status st = check_range(ctx, buf, offset, bytes, "upload");
-    if (st == LSUV_OK)
-        st = lsuv_submit(ctx); /* earlier work may still read the old contents */
-    if (st != LSUV_OK || bytes == 0)
-        return st;
-    void *host = ctx->blocks[buf->block].host;
-    if (host) {
-        memcpy((char *)host + buf->offset + offset, src, bytes);
-        return LSUV_OK;
-    }
-    if ((st = ensure_staging(ctx)) != LSUV_OK)
-        return st;
-    for (uint64_t done = 0; done < bytes; done += ctx->staging_size) {
-        uint64_t n = bytes - done < ctx->staging_size ? bytes - done : ctx->staging_size;
-        memcpy(ctx->staging_host, (const char *)src + done, n);
-        if ((st = staged_copy(ctx, buf, offset + done, n, 1)) != LSUV_OK)
-            return st;
-    }
-    return LSUV_OK;
-}
-
-lsuv_status lsuv_buffer_download(lsuv_context *ctx, const lsuv_buffer *buf, uint64_t offset, void *dst,
-                                 uint64_t bytes)
-{
-    lsuv_status st = check_range(ctx, buf, offset, bytes, "download");
-    if (st == LSUV_OK)
-        st = lsuv_submit(ctx);
-    if (st != LSUV_OK || bytes == 0)
-        return st;
-    void *host = ctx->blocks[buf->block].host;
-    if (host) {
-        memcpy(dst, (const char *)host + buf->offset + offset, bytes);
-        return LSUV_OK;
-    }
-    if ((st = ensure_staging(ctx)) != LSUV_OK)
-        return st;
-    for (uint64_t done = 0; done < bytes; done += ctx->staging_size) {
-        uint64_t n = bytes - done < ctx->staging_size ? bytes - done : ctx->staging_size;
-        if ((st = staged_copy(ctx, buf, offset + done, n, 0)) != LSUV_OK)
-            return st;
-        memcpy((char *)dst + done, ctx->staging_host, n);
-    }
-    return LSUV_OK;
-}
-
-lsuv_status lsuv_buffer_fill(lsuv_context *ctx, const lsuv_buffer *buf, uint32_t pattern)
-{
-    lsuv_status st = check_range(ctx, buf, 0, buf ? buf->size : 0, "fill");
-    if (st == LSUV_OK)
-        st = lsuv_record_begin(ctx);
-    if (st != LSUV_OK)
-        return st;
-    lsuv_barrier(ctx);
-    ctx->vk.vkCmdFillBuffer(ctx->cmd, buf->vk, buf->offset, buf->size & ~3ull, pattern);
-    lsuv_barrier(ctx);
-    return LSUV_OK;
 }
 
 void lsuv_memory_destroy(lsuv_context *ctx)

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 
 #define WG 256u
 #define MAX_INDEX 0x80000000ull /* shaders index with uint: at most 2^31 items per dispatch */

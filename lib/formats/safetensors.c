@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "formats.h"
+#include "formats/formats.h"
 
 /* The reference implementation refuses larger headers; so do we (it bounds the malloc). */
 #define ST_MAX_HEADER 100000000ull

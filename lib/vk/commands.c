@@ -2,7 +2,7 @@
  * Timestamps around each dispatch charge device time to the current phase. */
 #include <string.h>
 
-#include "context.h"
+#include "vk/context.h"
 
 lsuv_status lsuv_commands_create(lsuv_context *ctx)
 {
@@ -160,8 +160,7 @@ lsuv_status lsuv_submit(lsuv_context *ctx)
     ctx->vk.vkResetFences(ctx->device, 1, &ctx->fence);
     ctx->vk.vkResetCommandBuffer(ctx->cmd, 0);
     ctx->submissions++;
-    for (int i = 0; i < ctx->scratch_count; i++)
-        ctx->scratch_used[i] = 0;
+    lsuv_scratch_reset(ctx);
     if (r != VK_SUCCESS) {
         ctx->query_used = 0;
         return lsuv_vk_fail(ctx, r, "vkQueueSubmit/vkWaitForFences");

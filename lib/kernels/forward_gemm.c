@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 
 /* Push constants shared by the three shaders (108 bytes). */
 typedef struct gemm_push {

@@ -1,5 +1,5 @@
 /* fill.c - host side of the Gaussian fill (shaders/fill_normal.comp, shaders/philox.glsl). */
-#include "kernels.h"
+#include "kernels/kernels.h"
 
 /* Elements per dispatch: keeps 4 * blocks and every index inside 32 bits in the shader. */
 #define FILL_CHUNK (1ull << 30)

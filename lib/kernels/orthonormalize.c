@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 
 #define GPU_PANEL 16        /* PB in mgs_panel.comp / mgs_project.comp, TM in mgs_coeffs */
 #define COEFF_TILE 64       /* TN in mgs_coeffs.comp */
