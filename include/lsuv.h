@@ -198,7 +198,11 @@ LSUV_API lsuv_status lsuv_net_batchnorm(lsuv_net *net, const char *name, int in,
 LSUV_API lsuv_status lsuv_net_add(lsuv_net *net, int a, int b, int *out);
 LSUV_API lsuv_status lsuv_net_concat(lsuv_net *net, int count, const int *ins, int *out);
 
-/* Shape of a node's output (per sample): fills dims (up to 3), returns ndim in *ndim. */
+/* Most axes of a value per sample (the batch axis comes on top). */
+#define LSUV_MAX_RANK 6
+
+/* Shape of a node's output (per sample): fills dims (up to LSUV_MAX_RANK), returns ndim
+ * in *ndim. */
 LSUV_API lsuv_status lsuv_net_node_shape(const lsuv_net *net, int node, int *ndim, int64_t *dims);
 
 /* Parameters, in network order. */

@@ -32,6 +32,10 @@ typedef struct lsuv_conv2d_params {
     uint32_t out_channels, kernel_h, kernel_w;
     uint32_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
     uint32_t out_h, out_w; /* filled by lsuv_conv2d_output_size */
+    /* ONNX: pads at the bottom/right may differ from pad_h/pad_w (top/left); read only
+     * when asymmetric is set, else they equal pad_h/pad_w. */
+    int asymmetric;
+    uint32_t pad_h_end, pad_w_end;
 } lsuv_conv2d_params;
 /* Computes out_h/out_w; returns 0 if the geometry is invalid (empty output etc). */
 int lsuv_conv2d_output_size(lsuv_conv2d_params *p);
@@ -41,8 +45,15 @@ lsuv_status lsuv_k_conv2d(lsuv_context *ctx, const lsuv_conv2d_params *p, const 
 
 typedef enum lsuv_act_kind {
     LSUV_K_ACT_NONE = 0, LSUV_K_ACT_RELU, LSUV_K_ACT_LEAKY, LSUV_K_ACT_PRELU, LSUV_K_ACT_TANH,
-    LSUV_K_ACT_SIGMOID, LSUV_K_ACT_ELU, LSUV_K_ACT_GELU, LSUV_K_ACT_SILU
-} lsuv_act_kind; /* same values as lsuv_activation */
+    LSUV_K_ACT_SIGMOID, LSUV_K_ACT_ELU, LSUV_K_ACT_GELU, LSUV_K_ACT_SILU,
+    /* internal only (ONNX): */
+    LSUV_K_ACT_SELU,        /* ONNX defaults alpha 1.67326319, gamma 1.05070102: param, param2 */
+    LSUV_K_ACT_HARDSIGMOID, /* max(0, min(1, param * x + param2)) (ONNX: alpha 0.2, beta 0.5) */
+    LSUV_K_ACT_HARDSWISH,   /* x * max(0, min(1, x / 6 + 1/2)) */
+    LSUV_K_ACT_SOFTPLUS,    /* log(1 + exp(x)), overflow-safe */
+    LSUV_K_ACT_CLIP,        /* min(max(x, param), param2) (ReLU6: 0, 6) */
+    LSUV_K_ACT_ERF          /* erf(x) */
+} lsuv_act_kind; /* the first values are those of lsuv_activation */
 
 /* Fused per-channel affine + activation over an NCHW tensor of count elements with
  * `channels` channels of `spatial` elements each (dense: spatial 1):
@@ -62,9 +73,14 @@ lsuv_status lsuv_k_maxout(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_bu
 typedef struct lsuv_pool2d_params {
     uint32_t batch, channels, in_h, in_w;
     uint32_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
-    int max;               /* 1 max, 0 average (padding excluded from the count? no: */
-                           /* PyTorch default count_include_pad=True: divide by kh*kw) */
-    uint32_t out_h, out_w; /* filled by lsuv_pool2d_output_size (floor mode) */
+    int max;               /* 1 max, 0 average */
+    uint32_t out_h, out_w; /* filled by lsuv_pool2d_output_size */
+    int exclude_pad;       /* average: 0 divides by kh*kw (PyTorch's default,
+                              count_include_pad=True); 1 by the taps inside the input
+                              (ONNX's default, count_include_pad=0) */
+    int ceil_mode;         /* output size rounded up (ONNX/PyTorch ceil_mode) */
+    int asymmetric;        /* pads at bottom/right given by pad_h_end/pad_w_end */
+    uint32_t pad_h_end, pad_w_end;
 } lsuv_pool2d_params;
 int lsuv_pool2d_output_size(lsuv_pool2d_params *p);
 lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const lsuv_buffer *x,

@@ -78,7 +78,7 @@ static lsuv_buffer *val(run *r, int node, int k) { return lsuv_graph_value(&r->g
 typedef struct layer_state {
     int id;
     uint32_t C;
-    uint64_t spatial, count;
+    uint64_t outer, spatial, count; /* statistics see the output as (outer, C, spatial) */
     double *mean, *var;    /* K x C per-channel statistics of W x (no bias) */
     int *have;             /* batch k forwarded? */
     double *bias;          /* C: current bias (zeros when the layer has none) */
@@ -100,7 +100,7 @@ static lsuv_status ensure_batch(run *r, layer_state *L, int k)
     if (st != LSUV_OK)
         return st;
     lsuv_set_phase(ctx, LSUV_PHASE_MOMENTS);
-    if ((st = lsuv_k_moments(ctx, val(r, L->id, k), r->g.B, L->C, L->spatial, &L->stats)) != LSUV_OK)
+    if ((st = lsuv_k_moments(ctx, val(r, L->id, k), (uint32_t)L->outer, L->C, L->spatial, &L->stats)) != LSUV_OK)
         return st;
     float *f = malloc(8ull * L->C);
     if (!f)
@@ -213,8 +213,8 @@ static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
     layer_state L;
     memset(&L, 0, sizeof L);
     L.id = id;
-    lsuv_node_layout(n, &L.C, &L.spatial);
-    L.count = (uint64_t)r->g.B * L.C * L.spatial;
+    lsuv_node_stat_layout(n, r->g.B, &L.outer, &L.C, &L.spatial);
+    L.count = L.outer * L.C * L.spatial;
     L.post_act = o->measure == LSUV_MEASURE_POST ? following_activation(r, id) : -1;
     L.mean = calloc((size_t)r->g.K * L.C, sizeof *L.mean);
     L.var = calloc((size_t)r->g.K * L.C, sizeof *L.var);

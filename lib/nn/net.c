@@ -29,7 +29,23 @@ int64_t lsuv_node_numel(const lsuv_node *n)
 void lsuv_node_layout(const lsuv_node *n, uint32_t *channels, uint64_t *spatial)
 {
     *channels = (uint32_t)n->dims[0];
-    *spatial = n->ndim == 3 ? (uint64_t)(n->dims[1] * n->dims[2]) : 1;
+    uint64_t sp = 1;
+    for (int i = 1; i < n->ndim; i++)
+        sp *= (uint64_t)n->dims[i];
+    *spatial = sp;
+}
+
+void lsuv_node_stat_layout(const lsuv_node *n, uint32_t B, uint64_t *outer, uint32_t *channels,
+                           uint64_t *spatial)
+{
+    if (n->kind == LSUV_NODE_DENSE) {
+        *outer = (uint64_t)B * (n->rows ? n->rows : 1);
+        *channels = n->out_features;
+        *spatial = 1;
+        return;
+    }
+    *outer = B;
+    lsuv_node_layout(n, channels, spatial);
 }
 
 double lsuv_node_flops(const lsuv_node *n)
@@ -86,6 +102,8 @@ void lsuv_net_destroy(lsuv_net *net)
     lsuv_submit(net->ctx); /* nothing may still use the parameters */
     for (int i = 0; i < net->param_count; i++)
         lsuv_buffer_free(net->ctx, &net->params[i].buffer);
+    if (net->source && net->source_free)
+        net->source_free(net->source);
     free(net->params);
     free(net->nodes);
     free(net);
@@ -127,7 +145,7 @@ static lsuv_status check_name(lsuv_net *net, const char *name, const char *what)
 }
 
 /* Appends a node (copy of *proto) and returns its id through *out. */
-static lsuv_status push_node(lsuv_net *net, const lsuv_node *proto, int *out)
+lsuv_status lsuv_net_push_node(lsuv_net *net, const lsuv_node *proto, int *out)
 {
     if (net->node_count == net->node_capacity) {
         int cap = net->node_capacity * 2;
@@ -144,7 +162,7 @@ static lsuv_status push_node(lsuv_net *net, const lsuv_node *proto, int *out)
     return LSUV_OK;
 }
 
-static void node_init(lsuv_node *n, lsuv_node_kind kind, const char *name, int in)
+void lsuv_node_init(lsuv_node *n, lsuv_node_kind kind, const char *name, int in)
 {
     memset(n, 0, sizeof *n);
     n->kind = kind;
@@ -153,6 +171,8 @@ static void node_init(lsuv_node *n, lsuv_node_kind kind, const char *name, int i
     n->inputs[0] = in;
     n->input_count = 1;
     n->weight = n->bias = n->running_mean = n->running_var = n->num_batches = n->slopes = -1;
+    n->rows = 1;
+    n->binary.a_param = n->binary.b_param = -1;
 }
 
 /* Adds a parameter; init: 'n' Gaussian/sqrt(fan), '0' zeros, '1' ones, 'v' value. */
@@ -206,6 +226,31 @@ static lsuv_status add_param(lsuv_net *net, const char *layer, const char *suffi
     return LSUV_OK;
 }
 
+lsuv_status lsuv_net_add_param_f32(lsuv_net *net, const char *name, int ndim, const int64_t *shape,
+                                   const float *values, int *index)
+{
+    if (!name || strlen(name) >= LSUV_NAME_MAX)
+        return lsuv_fail(net->ctx, LSUV_ERROR_INVALID_ARGUMENT, "parameter name '%.40s...' is empty or longer "
+                         "than %d bytes", name ? name : "", LSUV_NAME_MAX - 1);
+    if (find_param(net, name) >= 0)
+        return lsuv_fail(net->ctx, LSUV_ERROR_INVALID_ARGUMENT, "a parameter named '%s' exists already", name);
+    if (ndim < 0 || ndim > 4)
+        return lsuv_fail(net->ctx, LSUV_ERROR_SHAPE, "parameter %s: %d axes (at most 4)", name, ndim);
+    /* add_param names "<layer>.<suffix>": give it the whole name and strip the dot */
+    lsuv_status st = add_param(net, name, "", ndim, shape, '0', 0, 1, index);
+    if (st != LSUV_OK)
+        return st;
+    lsuv_param *p = &net->params[*index];
+    snprintf(p->name, sizeof p->name, "%s", name);
+    if (values)
+        st = lsuv_buffer_upload(net->ctx, &p->buffer, 0, values, (uint64_t)p->numel * 4);
+    if (st != LSUV_OK) {
+        lsuv_buffer_free(net->ctx, &p->buffer);
+        net->param_count--;
+    }
+    return st;
+}
+
 /* ------------------------------------------------------------ layers */
 
 lsuv_status lsuv_net_dense(lsuv_net *net, const char *name, int in, int out_features, int bias, int *out)
@@ -224,7 +269,7 @@ lsuv_status lsuv_net_dense(lsuv_net *net, const char *name, int in, int out_feat
     if (out_features <= 0 || out_features > (1 << 24))
         return lsuv_fail(net->ctx, LSUV_ERROR_INVALID_ARGUMENT, "layer %s: out_features is %d", name, out_features);
     lsuv_node n;
-    node_init(&n, LSUV_NODE_DENSE, name, in);
+    lsuv_node_init(&n, LSUV_NODE_DENSE, name, in);
     n.in_features = (uint32_t)x->dims[0];
     n.out_features = (uint32_t)out_features;
     n.ndim = 1;
@@ -234,7 +279,7 @@ lsuv_status lsuv_net_dense(lsuv_net *net, const char *name, int in, int out_feat
     if (st == LSUV_OK && bias)
         st = add_param(net, name, "bias", 1, wshape, '0', 0, 1, &n.bias);
     if (st == LSUV_OK)
-        st = push_node(net, &n, out);
+        st = lsuv_net_push_node(net, &n, out);
     return st;
 }
 
@@ -277,7 +322,7 @@ lsuv_status lsuv_net_conv2d(lsuv_net *net, const char *name, int in, const lsuv_
                          "layer %s: input has %lld channels and the layer %d output channels; both must be "
                          "divisible by groups = %d", name, (long long)x->dims[0], d->out_channels, d->groups);
     lsuv_node n;
-    node_init(&n, LSUV_NODE_CONV2D, name, in);
+    lsuv_node_init(&n, LSUV_NODE_CONV2D, name, in);
     lsuv_conv2d_params *c = &n.conv;
     c->batch = 1;
     c->in_channels = (uint32_t)x->dims[0];
@@ -312,7 +357,7 @@ lsuv_status lsuv_net_conv2d(lsuv_net *net, const char *name, int in, const lsuv_
     if (st == LSUV_OK && d->bias)
         st = add_param(net, name, "bias", 1, wshape, '0', 0, 1, &n.bias);
     if (st == LSUV_OK)
-        st = push_node(net, &n, out);
+        st = lsuv_net_push_node(net, &n, out);
     return st;
 }
 
@@ -327,7 +372,7 @@ lsuv_status lsuv_net_activation(lsuv_net *net, const char *name, int in, lsuv_ac
                          (int)act);
     const lsuv_node *x = &net->nodes[in];
     lsuv_node n;
-    node_init(&n, LSUV_NODE_ACTIVATION, name, in);
+    lsuv_node_init(&n, LSUV_NODE_ACTIVATION, name, in);
     n.act = (lsuv_act_kind)act;
     n.act_param = param;
     n.ndim = x->ndim;
@@ -340,7 +385,7 @@ lsuv_status lsuv_net_activation(lsuv_net *net, const char *name, int in, lsuv_ac
         if (st != LSUV_OK)
             return st;
     }
-    return push_node(net, &n, out);
+    return lsuv_net_push_node(net, &n, out);
 }
 
 lsuv_status lsuv_net_maxout(lsuv_net *net, int in, int k, int *out)
@@ -353,12 +398,12 @@ lsuv_status lsuv_net_maxout(lsuv_net *net, int in, int k, int *out)
         return lsuv_fail(net->ctx, LSUV_ERROR_SHAPE, "maxout: %lld channels do not split into groups of k = %d",
                          (long long)x->dims[0], k);
     lsuv_node n;
-    node_init(&n, LSUV_NODE_MAXOUT, "maxout", in);
+    lsuv_node_init(&n, LSUV_NODE_MAXOUT, "maxout", in);
     n.maxout_k = (uint32_t)k;
     n.ndim = x->ndim;
     memcpy(n.dims, x->dims, sizeof n.dims);
     n.dims[0] /= k;
-    return push_node(net, &n, out);
+    return lsuv_net_push_node(net, &n, out);
 }
 
 lsuv_status lsuv_net_pool2d(lsuv_net *net, int in, lsuv_pool kind, int kernel, int stride, int pad, int *out)
@@ -370,7 +415,7 @@ lsuv_status lsuv_net_pool2d(lsuv_net *net, int in, lsuv_pool kind, int kernel, i
     if (need_chw(net, x, "pool", "pool2d", &st))
         return st;
     lsuv_node n;
-    node_init(&n, LSUV_NODE_POOL2D, kind == LSUV_POOL_MAX ? "maxpool" : "avgpool", in);
+    lsuv_node_init(&n, LSUV_NODE_POOL2D, kind == LSUV_POOL_MAX ? "maxpool" : "avgpool", in);
     lsuv_pool2d_params *p = &n.pool;
     p->batch = 1;
     p->channels = (uint32_t)x->dims[0];
@@ -399,7 +444,7 @@ lsuv_status lsuv_net_pool2d(lsuv_net *net, int in, lsuv_pool kind, int kernel, i
     n.dims[0] = x->dims[0];
     n.dims[1] = p->out_h;
     n.dims[2] = p->out_w;
-    return push_node(net, &n, out);
+    return lsuv_net_push_node(net, &n, out);
 }
 
 lsuv_status lsuv_net_flatten(lsuv_net *net, int in, int *out)
@@ -408,10 +453,10 @@ lsuv_status lsuv_net_flatten(lsuv_net *net, int in, int *out)
     if (st != LSUV_OK)
         return st;
     lsuv_node n;
-    node_init(&n, LSUV_NODE_FLATTEN, "flatten", in);
+    lsuv_node_init(&n, LSUV_NODE_FLATTEN, "flatten", in);
     n.ndim = 1;
     n.dims[0] = lsuv_node_numel(&net->nodes[in]);
-    return push_node(net, &n, out);
+    return lsuv_net_push_node(net, &n, out);
 }
 
 lsuv_status lsuv_net_batchnorm(lsuv_net *net, const char *name, int in, float eps, int *out)
@@ -425,7 +470,7 @@ lsuv_status lsuv_net_batchnorm(lsuv_net *net, const char *name, int in, float ep
         return lsuv_fail(net->ctx, LSUV_ERROR_INVALID_ARGUMENT, "layer %s: batch-norm eps must be > 0", name);
     const lsuv_node *x = &net->nodes[in];
     lsuv_node n;
-    node_init(&n, LSUV_NODE_BATCHNORM, name, in);
+    lsuv_node_init(&n, LSUV_NODE_BATCHNORM, name, in);
     n.eps = eps;
     n.ndim = x->ndim;
     memcpy(n.dims, x->dims, sizeof n.dims);
@@ -440,7 +485,7 @@ lsuv_status lsuv_net_batchnorm(lsuv_net *net, const char *name, int in, float ep
     if (st == LSUV_OK)
         st = add_param(net, name, "num_batches_tracked", 0, c, 'i', 0, 1, &n.num_batches);
     if (st == LSUV_OK)
-        st = push_node(net, &n, out);
+        st = lsuv_net_push_node(net, &n, out);
     return st;
 }
 
@@ -459,12 +504,12 @@ lsuv_status lsuv_net_add(lsuv_net *net, int a, int b, int *out)
                          lsuv_shape_string(y->ndim, y->dims, s2, sizeof s2));
     }
     lsuv_node n;
-    node_init(&n, LSUV_NODE_ADD, "add", a);
+    lsuv_node_init(&n, LSUV_NODE_ADD, "add", a);
     n.inputs[1] = b;
     n.input_count = 2;
     n.ndim = x->ndim;
     memcpy(n.dims, x->dims, sizeof n.dims);
-    return push_node(net, &n, out);
+    return lsuv_net_push_node(net, &n, out);
 }
 
 lsuv_status lsuv_net_concat(lsuv_net *net, int count, const int *ins, int *out)
@@ -475,7 +520,7 @@ lsuv_status lsuv_net_concat(lsuv_net *net, int count, const int *ins, int *out)
         return lsuv_fail(net->ctx, LSUV_ERROR_INVALID_ARGUMENT, "concat: %d inputs (1 to %d allowed)", count,
                          LSUV_MAX_NODE_INPUTS);
     lsuv_node n;
-    node_init(&n, LSUV_NODE_CONCAT, "concat", ins[0]);
+    lsuv_node_init(&n, LSUV_NODE_CONCAT, "concat", ins[0]);
     n.input_count = count;
     for (int i = 0; i < count; i++) {
         lsuv_status st = check_input(net, ins[i], "concat");
@@ -496,7 +541,7 @@ lsuv_status lsuv_net_concat(lsuv_net *net, int count, const int *ins, int *out)
             n.dims[0] += x->dims[0];
     }
     n.ndim = net->nodes[ins[0]].ndim;
-    return push_node(net, &n, out);
+    return lsuv_net_push_node(net, &n, out);
 }
 
 lsuv_status lsuv_net_node_shape(const lsuv_net *net, int node, int *ndim, int64_t *dims)
