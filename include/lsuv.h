@@ -218,6 +218,31 @@ LSUV_API lsuv_status lsuv_net_set_param(lsuv_net *net, const char *name, const f
  * replaced only by a complete one. */
 LSUV_API lsuv_status lsuv_net_save(lsuv_net *net, const char *path);
 
+/* ---------------------------------------------------------------- ONNX and forward */
+
+/* Builds a network from an ONNX model (opsets 11-17; see README for the operators).
+ * Parameters are the model's initializers, named exactly as in the file; every Conv,
+ * Gemm and MatMul with an initializer weight is an LSUV layer. External data is read
+ * relative to the model's folder. Unsupported operators give LSUV_ERROR_UNSUPPORTED
+ * naming the node, its op type and the opset. */
+LSUV_API lsuv_status lsuv_net_load_onnx(lsuv_context *ctx, const char *path, lsuv_net **out);
+/* The same from a serialized ModelProto in memory; base_dir (may be NULL: the current
+ * folder) is where external data files are looked up. The bytes are copied. */
+LSUV_API lsuv_status lsuv_net_load_onnx_memory(lsuv_context *ctx, const void *bytes, size_t size,
+                                               const char *base_dir, lsuv_net **out);
+/* Writes the ONNX model the network was loaded from with the current parameter values
+ * (only the tensors of LSUV layers and their unshared copies differ), atomically; external
+ * data goes beside path. LSUV_ERROR_INVALID_ARGUMENT for a network not loaded from ONNX. */
+LSUV_API lsuv_status lsuv_net_save_onnx(lsuv_net *net, const char *path);
+
+/* Finds a node by name (ONNX: node name, or its output's name when unnamed). */
+LSUV_API lsuv_status lsuv_net_find_node(const lsuv_net *net, const char *name, int *node);
+/* Runs the network forward on data (all samples in one batch) and copies the value of
+ * node (-1: the network's output) into out, which holds count floats; count must be
+ * data->n times the node's per-sample element count. Parameters are not changed. */
+LSUV_API lsuv_status lsuv_net_forward(lsuv_net *net, const lsuv_data *data, int node, float *out,
+                                      int64_t count);
+
 /* ---------------------------------------------------------------- LSUV */
 
 typedef enum lsuv_measure { LSUV_MEASURE_PRE = 0, LSUV_MEASURE_POST = 1 } lsuv_measure;
@@ -253,6 +278,7 @@ typedef struct lsuv_layer_report {
     double scale;              /* product of all rescales */
     int final_batch;           /* the batch var_final was measured on (0-based) */
     lsuv_layer_status status;
+    const char *weight;        /* name of the layer's weight parameter (e.g. "layer1.0.conv1.weight") */
 } lsuv_layer_report;
 
 typedef struct lsuv_report {

@@ -46,6 +46,7 @@ typedef struct report_storage {
     lsuv_report pub;
     char warning[256];
     char (*names)[LSUV_NAME_MAX];
+    char (*weights)[LSUV_NAME_MAX + 32];
 } report_storage;
 
 void lsuv_report_free(lsuv_report *report)
@@ -54,6 +55,7 @@ void lsuv_report_free(lsuv_report *report)
         return;
     report_storage *rs = (report_storage *)report;
     free(rs->names);
+    free(rs->weights);
     free(report->layers);
     free(rs);
 }
@@ -401,8 +403,9 @@ static lsuv_status make_report(lsuv_net *net, lsuv_report **out)
     if (rs) {
         rs->pub.layers = calloc((size_t)layers + 1, sizeof *rs->pub.layers);
         rs->names = calloc((size_t)layers + 1, sizeof *rs->names);
+        rs->weights = calloc((size_t)layers + 1, sizeof *rs->weights);
     }
-    if (!rs || !rs->pub.layers || !rs->names) {
+    if (!rs || !rs->pub.layers || !rs->names || !rs->weights) {
         lsuv_report_free(rs ? &rs->pub : NULL);
         return lsuv_fail(net->ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
@@ -413,6 +416,8 @@ static lsuv_status make_report(lsuv_net *net, lsuv_report **out)
             continue;
         snprintf(rs->names[j], LSUV_NAME_MAX, "%s", n->name);
         rs->pub.layers[j].name = rs->names[j];
+        snprintf(rs->weights[j], sizeof rs->weights[j], "%s", net->params[n->weight].name);
+        rs->pub.layers[j].weight = rs->weights[j];
         rs->pub.layers[j].kind = n->kind == LSUV_NODE_DENSE ? "dense" : "conv2d";
         j++;
     }
