@@ -19,7 +19,7 @@ static void run_add(lsuv_context *ctx, size_t n)
     lsuv_push_address(push + 2, bb.address);
     lsuv_push_address(push + 4, by.address);
     push[6] = (uint32_t)n;
-    cr_assert_eq(lsuv_dispatch(ctx, "add", NULL, 0, push, sizeof push, lsuv_groups(ctx, n, 256), 1, 1), LSUV_OK,
+    cr_assert_eq(lsuv_dispatch(ctx, LSUV_SHADER_ADD, NULL, 0, push, sizeof push, lsuv_groups(ctx, n, 256), 1, 1), LSUV_OK,
                  "%s", lsuv_context_last_error(ctx));
     float *y = test_download(ctx, &by, n);
     for (size_t i = 0; i < n; i++)

@@ -25,7 +25,7 @@ lsuv_status lsuv_k_fill_normal(lsuv_context *ctx, const lsuv_buffer *buf, uint64
         uint32_t push[9] = {(uint32_t)addr, (uint32_t)(addr >> 32), (uint32_t)seed, (uint32_t)(seed >> 32),
                             (uint32_t)block0, (uint32_t)(block0 >> 32), (uint32_t)lane0, (uint32_t)count,
                             (uint32_t)blocks};
-        lsuv_status st = lsuv_dispatch(ctx, "fill_normal", NULL, 0, push, sizeof push,
+        lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_FILL_NORMAL, NULL, 0, push, sizeof push,
                                        lsuv_groups(ctx, blocks, 256), 1, 1);
         if (st != LSUV_OK)
             return st;

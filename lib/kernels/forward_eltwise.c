@@ -116,7 +116,7 @@ lsuv_status lsuv_k_affine_act(lsuv_context *ctx, const lsuv_buffer *x, const lsu
             push.dr = (uint32_t)(stride % spatial);
             push.dqc = (uint32_t)((stride / spatial) % channels);
         }
-        lsuv_status st = lsuv_dispatch(ctx, "affine_act", spec, 4, &push, sizeof push, gx, gy, 1);
+        lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_AFFINE_ACT, spec, 4, &push, sizeof push, gx, gy, 1);
         if (st != LSUV_OK)
             return st;
     }
@@ -151,7 +151,7 @@ lsuv_status lsuv_k_maxout(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_bu
     push.total = (uint32_t)out;
     push.spatial = spatial;
     push.k = k;
-    return lsuv_dispatch(ctx, "maxout", NULL, 0, &push, sizeof push, groups(ctx, out), 1, 1);
+    return lsuv_dispatch(ctx, LSUV_SHADER_MAXOUT, NULL, 0, &push, sizeof push, groups(ctx, out), 1, 1);
 }
 
 /* ---------------------------------------------------------------- pooling */
@@ -229,10 +229,10 @@ lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const 
         uint32_t spec[3] = {q.max ? 1u : 0u, 1, wg};
         uint32_t g = lsuv_groups(ctx, out, 1);
         g = g > MAX_GROUPS ? MAX_GROUPS : g;
-        return lsuv_dispatch(ctx, "pool2d", spec, 3, &push, sizeof push, g, 1, 1);
+        return lsuv_dispatch(ctx, LSUV_SHADER_POOL2D, spec, 3, &push, sizeof push, g, 1, 1);
     }
     uint32_t spec[3] = {q.max ? 1u : 0u, 0, WG};
-    return lsuv_dispatch(ctx, "pool2d", spec, 3, &push, sizeof push, groups(ctx, out), 1, 1);
+    return lsuv_dispatch(ctx, LSUV_SHADER_POOL2D, spec, 3, &push, sizeof push, groups(ctx, out), 1, 1);
 }
 
 /* ---------------------------------------------------------------- add, concat */
@@ -256,7 +256,7 @@ lsuv_status lsuv_k_add(lsuv_context *ctx, const lsuv_buffer *a, const lsuv_buffe
         lsuv_push_address(push + 2, b->address + base * 4);
         lsuv_push_address(push + 4, y->address + base * 4);
         push[6] = (uint32_t)n;
-        lsuv_status st = lsuv_dispatch(ctx, "add", NULL, 0, push, sizeof push, groups(ctx, n), 1, 1);
+        lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_ADD, NULL, 0, push, sizeof push, groups(ctx, n), 1, 1);
         if (st != LSUV_OK)
             return st;
     }
@@ -292,5 +292,5 @@ lsuv_status lsuv_k_copy_channels(lsuv_context *ctx, const lsuv_buffer *src, cons
     lsuv_push_address(push.dst_stride, dst_row);
     push.total = (uint32_t)total;
     push.row = (uint32_t)row;
-    return lsuv_dispatch(ctx, "copy_channels", NULL, 0, &push, sizeof push, groups(ctx, total), 1, 1);
+    return lsuv_dispatch(ctx, LSUV_SHADER_COPY_CHANNELS, NULL, 0, &push, sizeof push, groups(ctx, total), 1, 1);
 }

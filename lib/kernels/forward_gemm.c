@@ -87,7 +87,7 @@ static lsuv_status record_gemm(lsuv_context *ctx, gemm_push *push, int conv, uin
         uint32_t spec[6] = {tm, tn, sg, nsg, conv ? 1u : 0u, sg * nsg};
         uint64_t row_tiles = (push->rows + tm * nsg - 1) / (tm * nsg);
         uint64_t col_tiles = (push->cols + sg * tn - 1) / (sg * tn);
-        return lsuv_dispatch(ctx, "gemm_sg", spec, 6, push, sizeof *push, capped(col_tiles, lim[0]),
+        return lsuv_dispatch(ctx, LSUV_SHADER_GEMM_SG, spec, 6, push, sizeof *push, capped(col_tiles, lim[0]),
                              capped(row_tiles, lim[1]), capped(groups, lim[2]));
     }
     /* tiled: 64 or 128 wide in each direction, the larger unless it pads much more */
@@ -96,7 +96,7 @@ static lsuv_status record_gemm(lsuv_context *ctx, gemm_push *push, int conv, uin
     uint32_t spec[4] = {tm, tn, 8, conv ? 1u : 0u};
     uint64_t row_tiles = (push->rows + 16 * tm - 1) / (16 * tm);
     uint64_t col_tiles = (push->cols + 16 * tn - 1) / (16 * tn);
-    return lsuv_dispatch(ctx, "gemm", spec, 4, push, sizeof *push, capped(col_tiles, lim[0]),
+    return lsuv_dispatch(ctx, LSUV_SHADER_GEMM, spec, 4, push, sizeof *push, capped(col_tiles, lim[0]),
                          capped(row_tiles, lim[1]), capped(groups, lim[2]));
 }
 
@@ -236,7 +236,7 @@ lsuv_status lsuv_k_conv2d(lsuv_context *ctx, const lsuv_conv2d_params *p, const 
          * invocations on GPUs */
         uint32_t tw = ctx->info.type == LSUV_DEVICE_CPU ? 8 : 4;
         uint64_t items = (uint64_t)q.batch * q.out_h * q.out_channels * ((q.out_w + tw - 1) / tw);
-        return lsuv_dispatch(ctx, "conv2d", &tw, 1, &push, sizeof push,
+        return lsuv_dispatch(ctx, LSUV_SHADER_CONV2D, &tw, 1, &push, sizeof push,
                              capped((items + 255) / 256, ctx->info.max_workgroup_count[0]), 1, 1);
     }
     return record_gemm(ctx, &push, 1, q.groups, kernel);

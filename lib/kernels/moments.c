@@ -90,8 +90,8 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
     push[15] = (uint32_t)direct;
     /* Subgroup shuffles when the device has them in compute shaders; else shared memory. */
     uint32_t need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
-    const char *partial =
-        (ctx->info.subgroup_operations & need) == need ? "moments_partial_sg" : "moments_partial";
+    lsuv_shader_id partial = (ctx->info.subgroup_operations & need) == need ? LSUV_SHADER_MOMENTS_PARTIAL_SG
+                                                                         : LSUV_SHADER_MOMENTS_PARTIAL;
     lsuv_status st =
         lsuv_dispatch(ctx, partial, &mode, 1, push, sizeof push, lsuv_groups(ctx, items, 1), 1, 1);
     if (st != LSUV_OK || direct)
@@ -110,7 +110,7 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
     mpush[8] = S;
     mpush[9] = lanes;
     mpush[10] = blocks;
-    return lsuv_dispatch(ctx, "moments_merge", NULL, 0, mpush, sizeof mpush, lsuv_groups(ctx, blocks, 1), 1,
+    return lsuv_dispatch(ctx, LSUV_SHADER_MOMENTS_MERGE, NULL, 0, mpush, sizeof mpush, lsuv_groups(ctx, blocks, 1), 1,
                          1);
 }
 

@@ -82,12 +82,18 @@ uint32_t lsuv_groups(const lsuv_context *ctx, uint64_t n, uint32_t per_group)
 
 void lsuv_set_phase(lsuv_context *ctx, lsuv_phase phase) { ctx->phase = phase; }
 
-lsuv_status lsuv_dispatch(lsuv_context *ctx, const char *name, const uint32_t *spec, int nspec,
+lsuv_status lsuv_dispatch(lsuv_context *ctx, lsuv_shader_id shader, const uint32_t *spec, int nspec,
                           const void *push, uint32_t push_size, uint32_t gx, uint32_t gy, uint32_t gz)
 {
     const uint32_t *limit = ctx->info.max_workgroup_count;
     if (gx == 0 || gy == 0 || gz == 0)
         return LSUV_OK; /* nothing to do */
+    /* First: it checks the id, so the messages below may name the shader. */
+    VkPipeline pipeline;
+    lsuv_status st = lsuv_pipeline_get(ctx, shader, spec, nspec, &pipeline);
+    if (st != LSUV_OK)
+        return st;
+    const char *name = lsuv_shader_table[shader].name;
     if (gx > limit[0] || gy > limit[1] || gz > limit[2])
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "kernel %s: %u x %u x %u workgroups exceed the device limit %u x %u x %u", name,
@@ -95,10 +101,7 @@ lsuv_status lsuv_dispatch(lsuv_context *ctx, const char *name, const uint32_t *s
     if (push_size > LSUV_MAX_PUSH)
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "kernel %s: %u bytes of push constants", name,
                          push_size);
-    VkPipeline pipeline;
-    lsuv_status st = lsuv_pipeline_get(ctx, name, spec, nspec, &pipeline);
-    if (st == LSUV_OK)
-        st = lsuv_record_begin(ctx);
+    st = lsuv_record_begin(ctx);
     if (st != LSUV_OK)
         return st;
     /* Kernels are recorded in dependency order; one barrier per dispatch keeps that

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "lsuv.h"
+#include "lsuv_shader_ids.h" /* generated: LSUV_SHADER_<NAME> for every shader */
 #include "vk/loader.h"
 
 /* A range of device memory: sub-allocated from one of the context's large blocks.
@@ -44,7 +45,7 @@ typedef enum lsuv_phase {
 #define LSUV_QUERY_COUNT 8192
 
 typedef struct lsuv_pipeline_entry {
-    int shader;                     /* index into lsuv_shader_table */
+    lsuv_shader_id shader;          /* index into lsuv_shader_table */
     uint32_t spec[LSUV_MAX_SPEC];   /* specialization constants 0..nspec-1 */
     int nspec;
     VkPipeline pipeline;
@@ -143,10 +144,11 @@ static inline void lsuv_push_address(uint32_t *p, uint64_t address)
  * Every dispatch is preceded by a compute->compute memory barrier when needed, so
  * recorded kernels see each other's results in order. */
 lsuv_status lsuv_record_begin(lsuv_context *ctx);
-/* Records one dispatch of kernel `name` (a shader in shaders/) with push constants.
+/* Records one dispatch of `shader` (LSUV_SHADER_<NAME>, see shaders/meson.build) with
+ * push constants.
  * spec/nspec: specialization constants (constant_id 0..nspec-1), may be NULL/0.
  * Group counts above the device limit are refused: kernels loop (grid-stride). */
-lsuv_status lsuv_dispatch(lsuv_context *ctx, const char *name, const uint32_t *spec, int nspec,
+lsuv_status lsuv_dispatch(lsuv_context *ctx, lsuv_shader_id shader, const uint32_t *spec, int nspec,
                           const void *push, uint32_t push_size, uint32_t gx, uint32_t gy,
                           uint32_t gz);
 /* Records a barrier so the next dispatch or copy sees all earlier writes. */
@@ -162,8 +164,9 @@ void lsuv_commands_destroy(lsuv_context *ctx);
 lsuv_status lsuv_commands_create(lsuv_context *ctx);
 
 /* ---- pipelines (pipelines.c) */
-lsuv_status lsuv_pipeline_get(lsuv_context *ctx, const char *name, const uint32_t *spec, int nspec,
-                              VkPipeline *out);
+/* The pipeline of shader with these specialization constants (created on first use). */
+lsuv_status lsuv_pipeline_get(lsuv_context *ctx, lsuv_shader_id shader, const uint32_t *spec,
+                              int nspec, VkPipeline *out);
 lsuv_status lsuv_pipelines_create(lsuv_context *ctx);
 void lsuv_pipelines_destroy(lsuv_context *ctx);
 
@@ -173,7 +176,6 @@ typedef struct lsuv_shader {
     const uint32_t *code;
     size_t bytes;
 } lsuv_shader;
-extern const lsuv_shader lsuv_shader_table[];
-extern const int lsuv_shader_count;
+extern const lsuv_shader lsuv_shader_table[LSUV_SHADER_COUNT];
 
 #endif

@@ -58,15 +58,13 @@ static lsuv_status create_pipeline(lsuv_context *ctx, const lsuv_shader *sh, con
     return LSUV_OK;
 }
 
-lsuv_status lsuv_pipeline_get(lsuv_context *ctx, const char *name, const uint32_t *spec, int nspec,
-                              VkPipeline *out)
+lsuv_status lsuv_pipeline_get(lsuv_context *ctx, lsuv_shader_id shader, const uint32_t *spec,
+                              int nspec, VkPipeline *out)
 {
-    int shader = -1;
-    for (int i = 0; i < lsuv_shader_count; i++)
-        if (strcmp(lsuv_shader_table[i].name, name) == 0)
-            shader = i;
-    if (shader < 0)
-        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "no shader named '%s' is built in", name);
+    if ((unsigned)shader >= LSUV_SHADER_COUNT)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "no shader with id %d is built in (%d are)",
+                         (int)shader, LSUV_SHADER_COUNT);
+    const char *name = lsuv_shader_table[shader].name;
     if (nspec < 0 || nspec > LSUV_MAX_SPEC)
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "shader %s: %d specialization constants", name,
                          nspec);
