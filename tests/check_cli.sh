@@ -31,6 +31,21 @@ expect bench_json "$tmp/out" '"flops_executed"'
 expect bench_json "$tmp/out" '"layers": \[{"name": "0", "kind": "conv2d"'
 expect bench_json "$tmp/out" '"warning": "batch of 8 samples'
 check init_missing 2 "$tool" init --model mlp20;  expect init_missing "$tmp/err" "required"
+# option parsing (getopt_long): every usage error exits 2 with a message naming the option
+check missing_value 2 "$tool" bench --model;      expect missing_value "$tmp/err" "--model needs a value"
+check missing_short 2 "$tool" init --model mlp20 --data x -o; expect missing_short "$tmp/err" "-o needs a value"
+check unknown_option 2 "$tool" bench --model mlp20 --frob; expect unknown_option "$tmp/err" "unknown option or missing value: '--frob'"
+check unknown_short 2 "$tool" init -x;            expect unknown_short "$tmp/err" "unknown option or missing value: '-x'"
+check stray_argument 2 "$tool" bench --model mlp20 extra; expect stray_argument "$tmp/err" "unexpected argument 'extra'"
+check devices_extra 2 "$tool" devices now;        expect devices_extra "$tmp/err" "devices: unexpected argument 'now'"
+check bad_measure 2 "$tool" bench --model mlp20 --measure mid; expect bad_measure "$tmp/err" "'mid' is not pre or post"
+check bad_act 2 "$tool" bench --model mlp20 --act frob; expect bad_act "$tmp/err" "unknown activation 'frob'"
+check bad_batch_eq 2 "$tool" bench --model mlp20 --batch=0; expect bad_batch_eq "$tmp/err" "--batch: '0' is not an integer"
+check abbreviated 2 "$tool" init --mod mlp20 --dat x --tol 2 -o y; expect abbreviated "$tmp/err" "--tol: '2' is not a number"
+check no_value_flag 2 "$tool" bench --model mlp20 --json=1; expect no_value_flag "$tmp/err" "'--json'"
+check init_help 0 "$tool" init --help;            expect init_help "$tmp/out" "usage: lsuv-vk init"
+check bench_help 0 "$tool" bench -h;              expect bench_help "$tmp/out" "usage: lsuv-vk bench"
+check devices_help 0 "$tool" devices --help;      expect devices_help "$tmp/out" "usage: lsuv-vk devices"
 
 data=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
 if [ -f "$data" ]; then

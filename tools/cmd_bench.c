@@ -30,52 +30,55 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-int cmd_bench(int argc, char **argv)
+enum { OPT_BATCH = CLI_OPT_COMMAND, OPT_REPEAT, OPT_JSON };
+
+static cli_parse_status bench_option(cli_args *a, int val, const char *v, const char *opt)
 {
-    cli_shared sh = {0};
-    long batch = 32, repeat = 3;
-    int json = 0;
-    lsuv_options o;
-    lsuv_options_init(&o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = cli_shared_option(&sh, &o, argc, argv, &i);
-        if (rc >= 0) {
-            if (rc)
-                return rc;
-            continue;
-        }
-        rc = 0;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-            return printf(bench_usage, zoo_names()), 0;
-        else if (strcmp(a, "--batch") == 0)
-            rc = cli_int(a, v, 1, 1 << 20, &batch), i++;
-        else if (strcmp(a, "--repeat") == 0)
-            rc = cli_int(a, v, 1, 1000, &repeat), i++;
-        else if (strcmp(a, "--json") == 0)
-            json = 1;
-        else
-            return cli_error(2, "bench: unknown option or missing value: '%s' (see lsuv-vk bench --help)", a);
-        if (rc)
-            return rc;
+    switch (val) {
+    case OPT_BATCH: return cli_int(a, opt, v, 1, 1 << 20, &a->batch);
+    case OPT_REPEAT: return cli_int(a, opt, v, 1, 1000, &a->repeat);
+    case OPT_JSON: a->json = 1; return CLI_RUN;
     }
-    const char *model = sh.model, *act = sh.act;
-    if (!model)
-        return cli_error(2, "bench: --model is required (%s)", zoo_names());
+    return cli_usage_error(a, "bench: option %s is not handled", opt); /* a table/switch mismatch */
+}
+
+static cli_parse_status bench_parse(int argc, char **argv, cli_args *a)
+{
+    static const struct option opts[] = {
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {"repeat", required_argument, NULL, OPT_REPEAT},
+        {"json", no_argument, NULL, OPT_JSON},
+        {0},
+    };
+    cli_parse_status st = cli_getopt(argc, argv, a, "bench", NULL, opts, 1, bench_option);
+    if (st != CLI_RUN)
+        return st;
+    if (!a->model)
+        return cli_usage_error(a, "bench: --model is required (%s)", zoo_names());
+    return cli_check_model(a, "bench");
+}
+
+static void bench_usage_print(FILE *f)
+{
+    fprintf(f, bench_usage, zoo_names());
+}
+
+static int bench_run(const cli_args *a)
+{
+    const char *model = a->model, *act = a->act;
+    long batch = a->batch, repeat = a->repeat;
+    int json = a->json;
+    lsuv_options o = a->lsuv;
     int64_t dims[3];
     int ndim = zoo_input_shape(model, dims);
-    if (!ndim)
-        return cli_error(2, "bench: unknown model '%s' (%s)", model, zoo_names());
     lsuv_context *ctx;
-    if (cli_context(sh.device, &ctx))
+    if (cli_context(a->device, &ctx))
         return 1;
     lsuv_net *net = NULL;
     lsuv_data *data = NULL;
     lsuv_report *rep = NULL;
     double *times = calloc((size_t)repeat * 5, sizeof *times);
     lsuv_status st = zoo_build(ctx, model, act, &net);
-    if (st == LSUV_ERROR_INVALID_ARGUMENT && act)
-        cli_error(2, "bench: unknown activation '%s'", act);
     if (st == LSUV_OK)
         st = lsuv_data_gaussian(ctx, batch, ndim, dims, 1234, &data);
     for (int run = 0; st == LSUV_OK && run <= repeat; run++) { /* run 0 warms up */
@@ -126,3 +129,5 @@ int cmd_bench(int argc, char **argv)
     lsuv_context_destroy(ctx);
     return rc;
 }
+
+const cli_command cli_bench = {"bench", bench_parse, bench_usage_print, bench_run};

@@ -15,13 +15,20 @@ static const char *type_name(lsuv_device_type t)
     }
 }
 
-int cmd_devices(int argc, char **argv)
+static cli_parse_status devices_parse(int argc, char **argv, cli_args *a)
 {
-    if (argc > 1) {
-        if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-            return puts("usage: lsuv-vk devices\n\nLists the Vulkan devices; the default choice is marked *."), 0;
-        return cli_error(2, "devices: unexpected argument '%s'", argv[1]);
-    }
+    static const struct option none[] = {{0}};
+    return cli_getopt(argc, argv, a, "devices", NULL, none, 0, NULL);
+}
+
+static void devices_usage(FILE *f)
+{
+    fputs("usage: lsuv-vk devices\n\nLists the Vulkan devices; the default choice is marked *.\n", f);
+}
+
+static int devices_run(const cli_args *a)
+{
+    (void)a;
     char err[1024];
     int count = 0;
     lsuv_status st = lsuv_enumerate_devices(NULL, &count, err, sizeof err);
@@ -67,3 +74,5 @@ int cmd_devices(int argc, char **argv)
     free(d);
     return 0;
 }
+
+const cli_command cli_devices = {"devices", devices_parse, devices_usage, devices_run};

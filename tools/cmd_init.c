@@ -34,68 +34,75 @@ static void progress(void *user, int layer, int layers, const char *name)
     fflush(stderr);
 }
 
-int cmd_init(int argc, char **argv)
+enum { OPT_DATA = CLI_OPT_COMMAND, OPT_OUTPUT, OPT_BATCHES, OPT_BATCH, OPT_TMAX, OPT_SEED, OPT_TOL, OPT_CENTER,
+       OPT_STANDARDIZE };
+
+static cli_parse_status init_option(cli_args *a, int val, const char *v, const char *opt)
 {
-    const char *data_path = NULL, *out = NULL;
-    cli_shared sh = {0};
-    int standardize = 0;
-    lsuv_options o;
-    lsuv_options_init(&o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        int rc = cli_shared_option(&sh, &o, argc, argv, &i);
-        if (rc >= 0) {
-            if (rc)
-                return rc;
-            continue;
-        }
-        rc = 0;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-            return printf(init_usage, zoo_names()), 0;
-        else if (strcmp(a, "--data") == 0 && v)
-            data_path = argv[++i];
-        else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && v)
-            out = argv[++i];
-        else if (strcmp(a, "--batches") == 0) {
-            if (!(rc = cli_int(a, v, 1, 1 << 20, &n)))
-                o.batches = (int)n;
-            i++;
-        } else if (strcmp(a, "--batch") == 0) {
-            if (!(rc = cli_int(a, v, 1, 1 << 24, &n)))
-                o.batch = (int)n;
-            i++;
-        } else if (strcmp(a, "--tmax") == 0) {
-            if (!(rc = cli_int(a, v, 0, 1000, &n)))
-                o.t_max = (int)n;
-            i++;
-        } else if (strcmp(a, "--seed") == 0) {
-            if (!(rc = cli_int(a, v, 0, 0x7fffffffL, &n)))
-                o.seed = (uint64_t)n;
-            i++;
-        } else if (strcmp(a, "--tol") == 0) {
-            rc = cli_double(a, v, 1e-9, 0.999999, &o.tol_var);
-            i++;
-        } else if (strcmp(a, "--center") == 0)
-            o.center = 1;
-        else if (strcmp(a, "--standardize") == 0)
-            standardize = 1;
-        else
-            return cli_error(2, "init: unknown option or missing value: '%s' (see lsuv-vk init --help)", a);
-        if (rc)
-            return rc;
+    long n = 0;
+    cli_parse_status st = CLI_RUN;
+    switch (val) {
+    case OPT_DATA: a->data = v; break;
+    case 'o':
+    case OPT_OUTPUT: a->out = v; break;
+    case OPT_BATCHES:
+        if ((st = cli_int(a, opt, v, 1, 1 << 20, &n)) == CLI_RUN)
+            a->lsuv.batches = (int)n;
+        break;
+    case OPT_BATCH:
+        if ((st = cli_int(a, opt, v, 1, 1 << 24, &n)) == CLI_RUN)
+            a->lsuv.batch = (int)n;
+        break;
+    case OPT_TMAX:
+        if ((st = cli_int(a, opt, v, 0, 1000, &n)) == CLI_RUN)
+            a->lsuv.t_max = (int)n;
+        break;
+    case OPT_SEED:
+        if ((st = cli_int(a, opt, v, 0, 0x7fffffffL, &n)) == CLI_RUN)
+            a->lsuv.seed = (uint64_t)n;
+        break;
+    case OPT_TOL: st = cli_double(a, opt, v, 1e-9, 0.999999, &a->lsuv.tol_var); break;
+    case OPT_CENTER: a->lsuv.center = 1; break;
+    case OPT_STANDARDIZE: a->standardize = 1; break;
+    default: st = cli_usage_error(a, "init: option %s is not handled", opt); /* a table/switch mismatch */
     }
-    const char *model = sh.model, *act = sh.act;
-    if (!model || !data_path || !out)
-        return cli_error(2, "init: --model, --data and -o are required (see lsuv-vk init --help)");
+    return st;
+}
+
+static cli_parse_status init_parse(int argc, char **argv, cli_args *a)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, OPT_DATA},
+        {"output", required_argument, NULL, OPT_OUTPUT},
+        {"batches", required_argument, NULL, OPT_BATCHES},
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {"tmax", required_argument, NULL, OPT_TMAX},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"tol", required_argument, NULL, OPT_TOL},
+        {"center", no_argument, NULL, OPT_CENTER},
+        {"standardize", no_argument, NULL, OPT_STANDARDIZE},
+        {0},
+    };
+    cli_parse_status st = cli_getopt(argc, argv, a, "init", "o:", opts, 1, init_option);
+    if (st != CLI_RUN)
+        return st;
+    if (!a->model || !a->data || !a->out)
+        return cli_usage_error(a, "init: --model, --data and -o are required (see lsuv-vk init --help)");
+    return cli_check_model(a, "init");
+}
+
+static void init_usage_print(FILE *f)
+{
+    fprintf(f, init_usage, zoo_names());
+}
+
+static int init_run(const cli_args *a)
+{
+    const char *model = a->model, *data_path = a->data, *out = a->out;
+    int standardize = a->standardize;
+    lsuv_options o = a->lsuv;
     int64_t dims[3];
     int ndim = zoo_input_shape(model, dims);
-    if (!ndim)
-        return cli_error(2, "init: unknown model '%s' (%s)", model, zoo_names());
-    lsuv_activation parsed;
-    float param;
-    if (act && zoo_parse_activation(act, &parsed, &param) != 0)
-        return cli_error(2, "init: unknown activation '%s'", act);
 
     /* fail before the work, not after it, when the output cannot be written */
     char dir[4096];
@@ -109,7 +116,7 @@ int cmd_init(int argc, char **argv)
         return cli_error(1, "init: cannot write %s: folder %s is missing or not writable", out, dir);
 
     lsuv_context *ctx;
-    if (cli_context(sh.device, &ctx))
+    if (cli_context(a->device, &ctx))
         return 1;
     lsuv_net *net = NULL;
     lsuv_data *data = NULL;
@@ -136,7 +143,7 @@ int cmd_init(int argc, char **argv)
         rc = cli_error(1, "init: %s", lsuv_context_last_error(ctx));
         goto done;
     }
-    if ((st = zoo_build(ctx, model, act, &net)) != LSUV_OK) {
+    if ((st = zoo_build(ctx, model, a->act, &net)) != LSUV_OK) {
         rc = cli_error(1, "init: model %s: %s", model, lsuv_context_last_error(ctx));
         goto done;
     }
@@ -164,3 +171,5 @@ done:
     lsuv_context_destroy(ctx);
     return rc;
 }
+
+const cli_command cli_init = {"init", init_parse, init_usage_print, init_run};
