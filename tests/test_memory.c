@@ -14,13 +14,13 @@ static void run_add(lsuv_context *ctx, size_t n)
         b[i] = 0.5f;
     }
     lsuv_buffer ba = test_upload(ctx, a, n), bb = test_upload(ctx, b, n), by = test_alloc_poisoned(ctx, n);
-    uint32_t push[7];
-    lsuv_push_address(push, ba.address);
-    lsuv_push_address(push + 2, bb.address);
-    lsuv_push_address(push + 4, by.address);
-    push[6] = (uint32_t)n;
-    cr_assert_eq(lsuv_dispatch(ctx, LSUV_SHADER_ADD, NULL, 0, push, sizeof push, lsuv_groups(ctx, n, 256), 1, 1), LSUV_OK,
-                 "%s", lsuv_context_last_error(ctx));
+    struct { uint32_t a[2], b[2], y[2], count; } push = {.count = (uint32_t)n};
+    LSUV_PUSH_FITS(push);
+    lsuv_push_address(push.a, ba.address);
+    lsuv_push_address(push.b, bb.address);
+    lsuv_push_address(push.y, by.address);
+    cr_assert_eq(lsuv_dispatch(ctx, LSUV_SHADER_ADD, NULL, 0, &push, sizeof push, lsuv_groups(ctx, n, 256), 1, 1),
+                 LSUV_OK, "%s", lsuv_context_last_error(ctx));
     float *y = test_download(ctx, &by, n);
     for (size_t i = 0; i < n; i++)
         cr_assert_eq(y[i], a[i] + 0.5f, "y[%zu] = %g", i, y[i]);

@@ -22,10 +22,16 @@ lsuv_status lsuv_k_fill_normal(lsuv_context *ctx, const lsuv_buffer *buf, uint64
         uint64_t g0 = offset + done, addr = buf->address + done * sizeof(float);
         uint64_t block0 = g0 / 4, lane0 = g0 % 4;
         uint64_t blocks = (lane0 + count + 3) / 4;
-        uint32_t push[9] = {(uint32_t)addr, (uint32_t)(addr >> 32), (uint32_t)seed, (uint32_t)(seed >> 32),
-                            (uint32_t)block0, (uint32_t)(block0 >> 32), (uint32_t)lane0, (uint32_t)count,
-                            (uint32_t)blocks};
-        lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_FILL_NORMAL, NULL, 0, push, sizeof push,
+        /* as fill_normal.comp's block; the seed and counter are 64-bit (lo, hi) pairs */
+        struct { uint32_t y[2], seed[2], block0[2], lane0, n, nblocks; } push;
+        LSUV_PUSH_FITS(push);
+        lsuv_push_address(push.y, addr);
+        lsuv_push_address(push.seed, seed);
+        lsuv_push_address(push.block0, block0);
+        push.lane0 = (uint32_t)lane0;
+        push.n = (uint32_t)count;
+        push.nblocks = (uint32_t)blocks;
+        lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_FILL_NORMAL, NULL, 0, &push, sizeof push,
                                        lsuv_groups(ctx, blocks, 256), 1, 1);
         if (st != LSUV_OK)
             return st;

@@ -84,6 +84,7 @@ lsuv_status lsuv_k_affine_act(lsuv_context *ctx, const lsuv_buffer *x, const lsu
         uint32_t n, spatial, channels, s0, c0, dr, dqc;
         float alpha, param;
     } push;
+    LSUV_PUSH_FITS(push);
     lsuv_push_address(push.scale, has_scale ? scale->address : 0);
     lsuv_push_address(push.shift, has_shift ? shift->address : 0);
     lsuv_push_address(push.slopes, act == LSUV_K_ACT_PRELU ? slopes->address : 0);
@@ -146,6 +147,7 @@ lsuv_status lsuv_k_maxout(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_bu
                          "maxout: x (%llu floats) or y (%llu floats) is missing or too small",
                          (unsigned long long)in, (unsigned long long)out);
     struct { uint32_t x[2], y[2], total, spatial, k; } push;
+    LSUV_PUSH_FITS(push);
     lsuv_push_address(push.x, x->address);
     lsuv_push_address(push.y, y->address);
     push.total = (uint32_t)out;
@@ -208,6 +210,7 @@ lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const 
         uint32_t x[2], y[2];
         uint32_t total, in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw;
     } push;
+    LSUV_PUSH_FITS(push);
     lsuv_push_address(push.x, x->address);
     lsuv_push_address(push.y, y->address);
     push.total = (uint32_t)out;
@@ -251,12 +254,13 @@ lsuv_status lsuv_k_add(lsuv_context *ctx, const lsuv_buffer *a, const lsuv_buffe
     /* add.comp indexes with uint: chunks keep i + stride below 2^32 */
     for (uint64_t base = 0; base < count; base += CHUNK) {
         uint64_t n = count - base < CHUNK ? count - base : CHUNK;
-        uint32_t push[7];
-        lsuv_push_address(push, a->address + base * 4);
-        lsuv_push_address(push + 2, b->address + base * 4);
-        lsuv_push_address(push + 4, y->address + base * 4);
-        push[6] = (uint32_t)n;
-        lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_ADD, NULL, 0, push, sizeof push, groups(ctx, n), 1, 1);
+        struct { uint32_t a[2], b[2], y[2], count; } push;
+        LSUV_PUSH_FITS(push);
+        lsuv_push_address(push.a, a->address + base * 4);
+        lsuv_push_address(push.b, b->address + base * 4);
+        lsuv_push_address(push.y, y->address + base * 4);
+        push.count = (uint32_t)n;
+        lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_ADD, NULL, 0, &push, sizeof push, groups(ctx, n), 1, 1);
         if (st != LSUV_OK)
             return st;
     }
@@ -287,6 +291,7 @@ lsuv_status lsuv_k_copy_channels(lsuv_context *ctx, const lsuv_buffer *src, cons
                          "copy_channels: src (%llu floats) or dst (%llu floats) is missing or too small",
                          (unsigned long long)total, (unsigned long long)dst_total);
     struct { uint32_t src[2], dst[2], dst_stride[2], total, row; } push;
+    LSUV_PUSH_FITS(push);
     lsuv_push_address(push.src, src->address);
     lsuv_push_address(push.dst, dst->address + (uint64_t)channel_offset * spatial * 4);
     lsuv_push_address(push.dst_stride, dst_row);

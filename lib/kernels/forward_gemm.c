@@ -19,6 +19,7 @@ typedef struct gemm_push {
     uint32_t rows, cols, k, has_bias;
     uint32_t c, h, wd, ohw, ow, r, s, sh, sw, ph, pw, dh, dw, cg, kout;
 } gemm_push;
+LSUV_PUSH_FITS(gemm_push);
 
 enum { KERNEL_AUTO, KERNEL_TILED, KERNEL_SUBGROUP, KERNEL_DIRECT };
 

@@ -73,27 +73,22 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
         if (st != LSUV_OK)
             return st;
     }
-    uint32_t push[16];
-    lsuv_push_address(push, x->address);
-    lsuv_push_address(push + 2, partials.address);
-    push[4] = B;
-    push[5] = C;
-    push[6] = S;
-    push[7] = N;
-    push[8] = C * S;
-    push[9] = parts;
-    push[10] = len;
-    push[11] = items;
-    push[12] = 256 / S;
-    push[13] = 256 % S;
-    push[14] = gpc;
-    push[15] = (uint32_t)direct;
+    struct { /* as moments_partial.comp's block */
+        uint32_t x[2], part[2];
+        uint32_t batch, channels, spatial, per_channel, rowstride;
+        uint32_t parts, len, items, q256, r256, gpc, direct;
+    } push = {.batch = B, .channels = C, .spatial = S, .per_channel = N, .rowstride = C * S,
+              .parts = parts, .len = len, .items = items, .q256 = 256 / S, .r256 = 256 % S,
+              .gpc = gpc, .direct = (uint32_t)direct};
+    LSUV_PUSH_FITS(push);
+    lsuv_push_address(push.x, x->address);
+    lsuv_push_address(push.part, partials.address);
     /* Subgroup shuffles when the device has them in compute shaders; else shared memory. */
     uint32_t need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
     lsuv_shader_id partial = (ctx->info.subgroup_operations & need) == need ? LSUV_SHADER_MOMENTS_PARTIAL_SG
                                                                          : LSUV_SHADER_MOMENTS_PARTIAL;
     lsuv_status st =
-        lsuv_dispatch(ctx, partial, &mode, 1, push, sizeof push, lsuv_groups(ctx, items, 1), 1, 1);
+        lsuv_dispatch(ctx, partial, &mode, 1, &push, sizeof push, lsuv_groups(ctx, items, 1), 1, 1);
     if (st != LSUV_OK || direct)
         return st;
 
@@ -101,16 +96,15 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
     while (lanes < parts && lanes < 256)
         lanes *= 2;
     uint32_t blocks = ceil_div(C, 256 / lanes);
-    uint32_t mpush[11];
-    lsuv_push_address(mpush, partials.address);
-    lsuv_push_address(mpush + 2, x->address);
-    lsuv_push_address(mpush + 4, out->address);
-    mpush[6] = C;
-    mpush[7] = parts;
-    mpush[8] = S;
-    mpush[9] = lanes;
-    mpush[10] = blocks;
-    return lsuv_dispatch(ctx, LSUV_SHADER_MOMENTS_MERGE, NULL, 0, mpush, sizeof mpush, lsuv_groups(ctx, blocks, 1), 1,
+    struct { /* as moments_merge.comp's block */
+        uint32_t part[2], x[2], out[2];
+        uint32_t channels, parts, spatial, lanes, blocks;
+    } mpush = {.channels = C, .parts = parts, .spatial = S, .lanes = lanes, .blocks = blocks};
+    LSUV_PUSH_FITS(mpush);
+    lsuv_push_address(mpush.part, partials.address);
+    lsuv_push_address(mpush.x, x->address);
+    lsuv_push_address(mpush.out, out->address);
+    return lsuv_dispatch(ctx, LSUV_SHADER_MOMENTS_MERGE, NULL, 0, &mpush, sizeof mpush, lsuv_groups(ctx, blocks, 1), 1,
                          1);
 }
 

@@ -123,17 +123,20 @@ static lsuv_status gpu_project(lsuv_context *ctx, const ortho_plan *pl, uint32_t
     const lsuv_buffer *dst = nchunks > 1 ? &pl->part : &pl->c;
     struct { addr2 v, part; uint32_t m, row0, pb, chunk; } pc = {
         addr_of(&pl->v), addr_of(dst), pl->ld, row0, pb, chunk};
+    LSUV_PUSH_FITS(pc);
     lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_MGS_COEFFS, &wg, 1, &pc, sizeof pc,
                                    div_up(row0, COEFF_TILE), nchunks, 1);
     if (st == LSUV_OK && nchunks > 1) {
         uint32_t count = pb * row0;
         struct { addr2 part, c; uint32_t count, nchunks; } pr = {
             addr_of(&pl->part), addr_of(&pl->c), count, nchunks};
+        LSUV_PUSH_FITS(pr);
         st = lsuv_dispatch(ctx, LSUV_SHADER_MGS_REDUCE, NULL, 0, &pr, sizeof pr, lsuv_groups(ctx, count, 256), 1, 1);
     }
     if (st != LSUV_OK)
         return st;
     struct { addr2 v, c; uint32_t m, row0, pb; } pp = {addr_of(&pl->v), addr_of(&pl->c), pl->ld, row0, pb};
+    LSUV_PUSH_FITS(pp);
     return lsuv_dispatch(ctx, LSUV_SHADER_MGS_PROJECT, &pl->project_nc, 1, &pp, sizeof pp,
                          lsuv_groups(ctx, pl->ld, 256 * pl->project_nc), 1, 1);
 }
@@ -143,6 +146,7 @@ static lsuv_status gpu_panel_pass(lsuv_context *ctx, const ortho_plan *pl, uint3
     struct { addr2 v, part_in, part_out; uint32_t m, row0, pb, step, chunk, nchunks; } pc = {
         addr_of(&pl->v), addr_of(&pl->dots[1]), addr_of(&pl->dots[0]), pl->ld, row0, pb, ALL_STEPS,
         pl->ld, 1};
+    LSUV_PUSH_FITS(pc);
     if (pl->panel_chunks == 1)
         return lsuv_dispatch(ctx, LSUV_SHADER_MGS_PANEL, NULL, 0, &pc, sizeof pc, 1, 1, 1);
     pc.chunk = pl->panel_chunk;
@@ -206,6 +210,7 @@ static lsuv_status cpu_project(lsuv_context *ctx, const ortho_plan *pl, uint32_t
     uint32_t spec[3] = {CPU_PANEL, CPU_TN, pl->sg};
     struct { addr2 v, part; uint32_t ld4, row0, pb, chunk; } pc = {
         addr_of(&pl->v), addr_of(&pl->part), pl->ld / 4, row0, pb, chunk};
+    LSUV_PUSH_FITS(pc);
     uint32_t tiles = div_up(row0, pl->sg * CPU_TN);
     lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_MGS_COEFFS_SG, spec, 3, &pc, sizeof pc,
                                    tiles < lim[0] ? tiles : lim[0], nchunks < lim[1] ? nchunks : lim[1], 1);
@@ -213,6 +218,7 @@ static lsuv_status cpu_project(lsuv_context *ctx, const ortho_plan *pl, uint32_t
         return st;
     struct { addr2 v, part; uint32_t ld4, row0, pb, nchunks; } pp = {
         addr_of(&pl->v), addr_of(&pl->part), pl->ld / 4, row0, pb, nchunks};
+    LSUV_PUSH_FITS(pp);
     return lsuv_dispatch(ctx, LSUV_SHADER_MGS_PROJECT_SG, spec, 3, &pp, sizeof pp,
                          lsuv_groups(ctx, pl->ld, pl->sg * 8), 1, 1);
 }
@@ -226,11 +232,13 @@ static lsuv_status cpu_panel_pass(lsuv_context *ctx, const ortho_plan *pl, uint3
         uint32_t spec[3] = {pl->panel_wg, pl->sg, pl->panel_cpt};
         struct { addr2 v; uint32_t ld4, row0, pb, passes; } pc = {
             addr_of(&pl->v), pl->ld / 4, row0, pb, passes};
+        LSUV_PUSH_FITS(pc);
         return lsuv_dispatch(ctx, LSUV_SHADER_MGS_PANEL_SG, spec, 3, &pc, sizeof pc, 1, 1, 1);
     }
     struct { addr2 v, part_in, part_out; uint32_t m, ld, row0, pb, step, chunk, nchunks; } pc = {
         addr_of(&pl->v), addr_of(&pl->dots[1]), addr_of(&pl->dots[0]), pl->m, pl->ld, row0, pb, 0,
         pl->panel_chunk, pl->panel_chunks};
+    LSUV_PUSH_FITS(pc);
     uint32_t groups = pl->panel_chunks < ctx->info.max_workgroup_count[0] ? pl->panel_chunks
                                                                            : ctx->info.max_workgroup_count[0];
     for (uint32_t pass = 0, n = 0; pass < passes; pass++)
@@ -287,6 +295,7 @@ static lsuv_status copy(lsuv_context *ctx, const ortho_plan *pl, const lsuv_buff
 {
     struct { addr2 src, dst; uint32_t rows, cols, src_ld, dst_ld, transpose; } pc = {
         addr_of(src), addr_of(dst), rows, cols, src_ld, dst_ld, (uint32_t)transpose};
+    LSUV_PUSH_FITS(pc);
     if (pl->cpu)
         return lsuv_dispatch(ctx, LSUV_SHADER_MGS_COPY_SG, NULL, 0, &pc, sizeof pc,
                              lsuv_groups(ctx, (uint64_t)div_up(rows, 32) * div_up(dst_ld, 32), 1), 1, 1);

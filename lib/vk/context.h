@@ -132,6 +132,12 @@ lsuv_status lsuv_scratch(lsuv_context *ctx, uint64_t bytes, lsuv_buffer *out);
 void lsuv_scratch_reset(lsuv_context *ctx);
 void lsuv_memory_destroy(lsuv_context *ctx);
 
+/* Each kernel's push constants are one struct (the shader's push_constant block); this
+ * checks at compile time that it fits LSUV_MAX_PUSH, the 128 bytes every device offers
+ * (maxPushConstantsSize). Use after the declaration: LSUV_PUSH_FITS(push); */
+#define LSUV_PUSH_FITS(push) \
+    _Static_assert(sizeof(push) <= LSUV_MAX_PUSH, "push constants exceed LSUV_MAX_PUSH bytes")
+
 /* Splits a device address into the two uint32 (lo, hi) that shaders read as a uvec2. */
 static inline void lsuv_push_address(uint32_t *p, uint64_t address)
 {
