@@ -361,7 +361,7 @@ Test(onnx_read, malformed_files, .init = setup)
     static const char text[] = "\x0a\xff\xff\xff\xff\x0f garbage that is not a model";
     write_bytes(tpath("text.onnx"), text, sizeof text - 1);
     expect_error(lsuv_onnx_read_file(tpath("text.onnx"), &m, err, sizeof err), LSUV_ERROR_FORMAT, err, "not an ONNX");
-    /* valid protobuf (one varint field) that is not a model */
+    /* valid protobuf (ir_version 5 and nothing else) that is not a model */
     write_bytes(tpath("proto.onnx"), "\x08\x05", 2);
     expect_error(lsuv_onnx_read_file(tpath("proto.onnx"), &m, err, sizeof err), LSUV_ERROR_FORMAT, err, "has no graph");
     write_bytes(tpath("empty.onnx"), "", 0);
@@ -453,5 +453,230 @@ Test(onnx_read, external_data_errors, .init = setup)
     char err[512] = "";
     expect_error(lsuv_onnx_tensor_f32(m, init_named(m, "w"), &v, &n, err, sizeof err), LSUV_ERROR_FORMAT, err,
                  "offset '12x' is not a non-negative integer");
+    lsuv_onnx_free(m);
+}
+
+/* ------------------------------------------------------------ writing */
+
+static uint8_t *pack_model(const lsuv_onnx_model *m, size_t *n)
+{
+    *n = onnx__model_proto__get_packed_size(m->proto);
+    uint8_t *buf = malloc(*n);
+    cr_assert_eq(onnx__model_proto__pack(m->proto, buf), *n);
+    return buf;
+}
+
+static lsuv_onnx_model *read_path(const char *path)
+{
+    lsuv_onnx_model *m = NULL;
+    char err[512] = "";
+    cr_assert_eq(lsuv_onnx_read_file(path, &m, err, sizeof err), LSUV_OK, "%s", err);
+    return m;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+Test(onnx_write, unchanged_model_is_byte_identical_with_unknown_fields, .init = setup)
+{
+    built b;
+    build_init(&b, 13);
+    static const int64_t d[2] = {3, 5};
+    float w[15];
+    fill_values(w, 15, 5);
+    set_raw(add_tensor(&b, "w", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, d), w, sizeof w);
+    add_node(&b, "MatMul", "mm", "x", "w", "y");
+    size_t n;
+    uint8_t *bytes = pack(&b, &n);
+    /* a field this proto does not know (number 99, varint 5): must survive */
+    uint8_t *ext = malloc(n + 3);
+    memcpy(ext, bytes, n);
+    memcpy(ext + n, "\x98\x06\x05", 3);
+    write_bytes(tpath("in.onnx"), ext, n + 3);
+    lsuv_onnx_model *m = read_path(tpath("in.onnx"));
+    cr_assert_eq(m->proto->base.n_unknown_fields, 1);
+    char err[512] = "";
+    cr_assert_eq(lsuv_onnx_write(m, NULL, tpath("out.onnx"), err, sizeof err), LSUV_OK, "%s", err);
+    size_t on;
+    uint8_t *out = read_bytes(tpath("out.onnx"), &on);
+    cr_assert_eq(on, n + 3);
+    cr_expect_eq(memcmp(out, ext, on), 0, "no edits: the same bytes");
+    cr_expect(!file_exists(tpath("out.onnx.data")), "no external data, no data file");
+    free(out);
+    free(ext);
+    free(bytes);
+    lsuv_onnx_free(m);
+}
+
+Test(onnx_write, edits_renames_drops, .init = setup)
+{
+    built b;
+    build_init(&b, 13);
+    static const int64_t d[2] = {3, 5}, d7[1] = {7}, d4[1] = {4};
+    float w[15], u[7], nw[15], nu[7], nb[4];
+    fill_values(w, 15, 6);
+    fill_values(u, 7, 7);
+    fill_values(nw, 15, 8);
+    fill_values(nu, 7, 9);
+    fill_values(nb, 4, 10);
+    static const float keep[4] = {1, 2, 3, 4};
+    static const uint16_t h4[4] = {0x3c00, 0x3c00, 0x3c00, 0x3c00};
+    set_raw(add_tensor(&b, "w", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, d), w, sizeof w);
+    Onnx__TensorProto *t = add_tensor(&b, "u", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, d7);
+    t->n_float_data = 7;
+    t->float_data = u;
+    set_raw(add_tensor(&b, "keep", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, d4), keep, sizeof keep);
+    set_raw(add_tensor(&b, "h", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16, 1, d4), h4, sizeof h4);
+    add_node(&b, "Identity", "alias", "keep", NULL, "keep2");
+    add_node(&b, "MatMul", "mm", "x", "w", "y");
+    add_node(&b, "Add", "add", "y", "keep2", "z");
+    lsuv_onnx_model *m = load_built(&b, tdir);
+    size_t before_n;
+    uint8_t *before = pack_model(m, &before_n);
+
+    /* half values chosen to round: 1 + 2^-11 is a tie (to even: 1), 1 + 3*2^-12 rounds up */
+    const float hv[4] = {1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-12f, -65504.0f, 0x1p-24f};
+    lsuv_onnx_tensor_out tens[4] = {
+        {.name = "w", .ndim = 2, .dims = {3, 5}, .values = nw},
+        {.name = "u", .ndim = 1, .dims = {7}, .values = nu},
+        {.name = "h", .ndim = 1, .dims = {4}, .values = hv},
+        {.name = "keep2", .ndim = 1, .dims = {4}, .values = nb},
+    };
+    lsuv_onnx_input_rename ren = {.node = 2, .input = 1, .name = "keep2"};
+    int drop = 0;
+    lsuv_onnx_edits ed = {tens, 4, &ren, 1, &drop, 1};
+    char err[512] = "";
+    cr_assert_eq(lsuv_onnx_write(m, &ed, tpath("out.onnx"), err, sizeof err), LSUV_OK, "%s", err);
+
+    size_t after_n;
+    uint8_t *after = pack_model(m, &after_n);
+    cr_expect(after_n == before_n && !memcmp(before, after, before_n), "the model in memory is left as it was");
+    size_t o1n, o2n;
+    uint8_t *o1 = read_bytes(tpath("out.onnx"), &o1n);
+    cr_assert_eq(lsuv_onnx_write(m, &ed, tpath("out2.onnx"), err, sizeof err), LSUV_OK, "%s", err);
+    uint8_t *o2 = read_bytes(tpath("out2.onnx"), &o2n);
+    cr_expect(o1n == o2n && !memcmp(o1, o2, o1n), "a second write gives the same bytes");
+
+    lsuv_onnx_model *r = read_path(tpath("out.onnx"));
+    const Onnx__GraphProto *g = r->proto->graph;
+    cr_assert_eq(g->n_initializer, 5);
+    cr_expect_str_eq(g->initializer[4]->name, "keep2", "the new tensor is appended");
+    cr_expect_eq(g->initializer[4]->data_type, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
+    cr_expect(init_named(r, "w")->has_raw_data, "raw stays raw");
+    cr_expect_eq(init_named(r, "u")->n_float_data, 7, "float_data stays float_data");
+    cr_expect_eq(init_named(r, "h")->data_type, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16, "the data type is kept");
+    expect_f32(r, "w", nw, 15);
+    expect_f32(r, "u", nu, 7);
+    expect_f32(r, "keep", keep, 4);
+    expect_f32(r, "keep2", nb, 4);
+    expect_f32(r, "h", (const float[]){1.0f, 1.0f + 0x1p-10f, -65504.0f, 0x1p-24f}, 4);
+    cr_assert_eq(g->n_node, 2, "the Identity is dropped");
+    cr_expect_str_eq(g->node[0]->name, "mm");
+    cr_expect_str_eq(g->node[1]->input[1], "keep2");
+    cr_expect_str_eq(g->node[1]->input[0], "y");
+    cr_expect_str_eq(r->proto->producer_name, "test_onnx_model");
+    cr_expect_eq(r->opset, 13);
+    lsuv_onnx_free(r);
+    free(o1);
+    free(o2);
+    free(before);
+    free(after);
+    lsuv_onnx_free(m);
+}
+
+Test(onnx_write, external_data_goes_beside_the_output, .init = setup)
+{
+    built b;
+    build_init(&b, 13);
+    static const int64_t d[2] = {5, 3}, d1[1] = {5}, d2[1] = {2};
+    float w[15], bias[5], nw[15], nn[2];
+    fill_values(w, 15, 11);
+    fill_values(bias, 5, 12);
+    fill_values(nw, 15, 13);
+    fill_values(nn, 2, 14);
+    uint8_t file[sizeof w + sizeof bias];
+    memcpy(file, w, sizeof w);
+    memcpy(file + sizeof w, bias, sizeof bias);
+    cr_assert_eq(mkdir(tpath("in"), 0777), 0);
+    cr_assert_eq(mkdir(tpath("out"), 0777), 0);
+    write_bytes(tpath("in/data.bin"), file, sizeof file);
+    set_external(&b, add_tensor(&b, "w", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, d), "data.bin", 0,
+                 (long long)sizeof w);
+    set_external(&b, add_tensor(&b, "b", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, d1), "data.bin",
+                 (long long)sizeof w, (long long)sizeof bias);
+    b.extp[0][2]->key = "checksum"; /* w: replace its length by a checksum entry, which edits invalidate */
+    static const float inl[2] = {5, 6};
+    set_raw(add_tensor(&b, "inline", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, d2), inl, sizeof inl);
+    size_t n;
+    uint8_t *bytes = pack(&b, &n);
+    write_bytes(tpath("in/m.onnx"), bytes, n);
+    free(bytes);
+    lsuv_onnx_model *m = read_path(tpath("in/m.onnx"));
+    lsuv_onnx_tensor_out tens[2] = {
+        {.name = "w", .ndim = 2, .dims = {5, 3}, .values = nw},
+        {.name = "w_copy", .ndim = 1, .dims = {2}, .values = nn},
+    };
+    lsuv_onnx_edits ed = {tens, 2, NULL, 0, NULL, 0};
+    char err[512] = "";
+    cr_assert_eq(lsuv_onnx_write(m, &ed, tpath("out/r.onnx"), err, sizeof err), LSUV_OK, "%s", err);
+    cr_assert(file_exists(tpath("out/r.onnx.data")));
+    lsuv_onnx_model *r = read_path(tpath("out/r.onnx"));
+    expect_f32(r, "w", nw, 15);
+    expect_f32(r, "b", bias, 5);
+    expect_f32(r, "inline", inl, 2);
+    expect_f32(r, "w_copy", nn, 2);
+    for (size_t i = 0; i < r->proto->graph->n_initializer; i++) {
+        const Onnx__TensorProto *t = r->proto->graph->initializer[i];
+        int ext = t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+        cr_expect_eq(ext, strcmp(t->name, "inline") != 0, "%s: storage", t->name);
+        for (size_t e = 0; ext && e < t->n_external_data; e++) {
+            const Onnx__StringStringEntryProto *en = t->external_data[e];
+            if (!strcmp(en->key, "location"))
+                cr_expect_str_eq(en->value, "r.onnx.data");
+            if (!strcmp(en->key, "offset"))
+                cr_expect_eq(atoll(en->value) % 64, 0, "%s: offset %s is aligned", t->name, en->value);
+            cr_expect(strcmp(en->key, "checksum"), "%s: a stale checksum is dropped", t->name);
+        }
+    }
+    lsuv_onnx_free(r);
+    lsuv_onnx_free(m);
+}
+
+Test(onnx_write, bad_edits_leave_no_file, .init = setup)
+{
+    built b;
+    build_init(&b, 13);
+    static const int64_t d[2] = {3, 5}, d3[1] = {3};
+    static float w[15];
+    static const int64_t i3[3] = {1, 2, 3};
+    set_raw(add_tensor(&b, "w", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, d), w, sizeof w);
+    set_raw(add_tensor(&b, "shape", ONNX__TENSOR_PROTO__DATA_TYPE__INT64, 1, d3), i3, sizeof i3);
+    add_node(&b, "MatMul", "mm", "x", "w", "y");
+    lsuv_onnx_model *m = load_built(&b, tdir);
+    static float v[15];
+    struct {
+        lsuv_onnx_tensor_out t;
+        lsuv_onnx_input_rename ren;
+        int drop;
+        lsuv_status st;
+        const char *needle;
+    } cases[] = {
+        {{"w", 2, {5, 3}, v}, {0, 0, "x"}, 0, LSUV_ERROR_SHAPE, "new values have dims [5, 3], the file has [3, 5]"},
+        {{"shape", 1, {3}, v}, {0, 0, "x"}, 0, LSUV_ERROR_UNSUPPORTED, "'shape' is INT64"},
+        {{"w", 2, {3, 5}, v}, {0, 2, "x"}, 0, LSUV_ERROR_INVALID_ARGUMENT, "out of range"},
+        {{"w", 2, {3, 5}, v}, {0, 0, "x"}, 4, LSUV_ERROR_INVALID_ARGUMENT, "node 4 to drop does not exist"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        lsuv_onnx_edits ed = {&cases[c].t, 1, &cases[c].ren, 1, &cases[c].drop, 1};
+        char err[512] = "";
+        expect_error(lsuv_onnx_write(m, &ed, tpath("bad.onnx"), err, sizeof err), cases[c].st, err, cases[c].needle);
+        cr_expect(!file_exists(tpath("bad.onnx")), "case %zu: no output file", c);
+    }
+    char err[512] = "";
+    expect_error(lsuv_onnx_write(m, NULL, tpath("no/such/dir/out.onnx"), err, sizeof err), LSUV_ERROR_IO, err,
+                 "out.onnx");
     lsuv_onnx_free(m);
 }

@@ -56,10 +56,10 @@ static lsuv_status unpack_model(const char *label, const void *bytes, size_t siz
     /* Many byte strings happen to parse as protobuf (unknown fields are kept); an ONNX
      * model has at least its IR version and a graph. */
     if (!proto->has_ir_version || !proto->graph) {
+        const char *what = !proto->has_ir_version ? "ir_version" : "graph";
         onnx__model_proto__free_unpacked(proto, NULL);
         return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
-                                 "%s: not an ONNX model: parses as protobuf but has no %s", label,
-                                 !proto->has_ir_version ? "ir_version" : "graph");
+                                 "%s: not an ONNX model: parses as protobuf but has no %s", label, what);
     }
     lsuv_onnx_model *m = calloc(1, sizeof *m);
     char *dir = dup_str(base_dir && base_dir[0] ? base_dir : ".");
@@ -357,9 +357,10 @@ static char *join_path(const char *dir, const char *name)
     return p;
 }
 
-/* Reads need bytes of t's external data into dst. */
-static lsuv_status ext_read(const lsuv_onnx_model *m, const Onnx__TensorProto *t, void *dst, size_t need, char *err,
-                            size_t err_size)
+/* Opens t's external data file after checking the entries and that the file holds need
+ * bytes at the offset. On success *fd is open and *full (malloc'ed) names the file. */
+static lsuv_status ext_open(const lsuv_onnx_model *m, const Onnx__TensorProto *t, size_t need, int *fd,
+                            uint64_t *offset, char **full, char *err, size_t err_size)
 {
     ext_ref r;
     lsuv_status st = ext_parse(t, &r, err, err_size);
@@ -370,56 +371,71 @@ static lsuv_status ext_read(const lsuv_onnx_model *m, const Onnx__TensorProto *t
                                  "initializer '%s': external data length %llu does not match its %zu bytes "
                                  "(dims and data type %s)",
                                  tensor_label(t), (unsigned long long)r.length, need, dtype_name(t->data_type));
-    char *full = join_path(m->base_dir ? m->base_dir : ".", r.location);
-    if (!full)
+    char *path = join_path(m->base_dir ? m->base_dir : ".", r.location);
+    if (!path)
         return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    int fd = open(full, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    struct stat sb;
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0) {
         int e = errno;
         st = lsuv_format_error(err, err_size, LSUV_ERROR_IO,
                                "initializer '%s': external data file '%s' %s (looked for %s)", tensor_label(t),
-                               r.location, e == ENOENT ? "is missing" : strerror(e), full);
-        free(full);
-        return st;
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        st = lsuv_format_error(err, err_size, LSUV_ERROR_IO, "initializer '%s': external data file %s is not a regular file",
-                               tensor_label(t), full);
-        free(full);
-        return st;
-    }
-    if (r.offset > (uint64_t)sb.st_size || (uint64_t)sb.st_size - r.offset < need) {
-        close(fd);
+                               r.location, e == ENOENT ? "is missing" : strerror(e), path);
+    } else if (fstat(f, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_IO,
+                               "initializer '%s': external data file %s is not a regular file", tensor_label(t), path);
+    } else if (r.offset > (uint64_t)sb.st_size || (uint64_t)sb.st_size - r.offset < need) {
         st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                                "initializer '%s': external data file %s holds %lld bytes, too short for %zu bytes "
                                "at offset %llu",
-                               tensor_label(t), full, (long long)sb.st_size, need, (unsigned long long)r.offset);
-        free(full);
+                               tensor_label(t), path, (long long)sb.st_size, need, (unsigned long long)r.offset);
+    }
+    if (st != LSUV_OK) {
+        if (f >= 0)
+            close(f);
+        free(path);
         return st;
     }
-    size_t got = 0;
-    while (got < need) {
-        size_t chunk = need - got > (1u << 30) ? (1u << 30) : need - got;
-        ssize_t n = pread(fd, (uint8_t *)dst + got, chunk, (off_t)(r.offset + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = n < 0 ? errno : 0;
-            close(fd);
-            st = lsuv_format_error(err, err_size, LSUV_ERROR_IO,
-                                   "initializer '%s': reading external data file %s failed after %zu of %zu bytes%s%s",
-                                   tensor_label(t), full, got, need, e ? ": " : " (file shrank)",
-                                   e ? strerror(e) : "");
-            free(full);
-            return st;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    free(full);
+    *fd = f;
+    *offset = r.offset;
+    *full = path;
     return LSUV_OK;
+}
+
+static lsuv_status ext_pread(int fd, void *dst, size_t n, uint64_t offset, const Onnx__TensorProto *t,
+                             const char *full, char *err, size_t err_size)
+{
+    size_t got = 0;
+    while (got < n) {
+        size_t chunk = n - got > (1u << 30) ? (1u << 30) : n - got;
+        ssize_t r = pread(fd, (uint8_t *)dst + got, chunk, (off_t)(offset + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : 0;
+            return lsuv_format_error(err, err_size, LSUV_ERROR_IO,
+                                     "initializer '%s': reading external data file %s failed after %zu of %zu bytes%s%s",
+                                     tensor_label(t), full, got, n, e ? ": " : " (file shrank)", e ? strerror(e) : "");
+        }
+        got += (size_t)r;
+    }
+    return LSUV_OK;
+}
+
+/* Reads need bytes of t's external data into dst. */
+static lsuv_status ext_read(const lsuv_onnx_model *m, const Onnx__TensorProto *t, void *dst, size_t need, char *err,
+                            size_t err_size)
+{
+    int fd;
+    uint64_t offset;
+    char *full;
+    lsuv_status st = ext_open(m, t, need, &fd, &offset, &full, err, err_size);
+    if (st == LSUV_OK) {
+        st = ext_pread(fd, dst, need, offset, t, full, err, err_size);
+        close(fd);
+        free(full);
+    }
+    return st;
 }
 
 /* Checks t and locates its elements. When the data is external it is read into a
@@ -588,4 +604,521 @@ lsuv_status lsuv_onnx_tensor_i64(const lsuv_onnx_model *m, const Onnx__TensorPro
     *values = v;
     *numel = n;
     return LSUV_OK;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static uint16_t float_to_half(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    uint32_t ex = (u >> 23) & 255, man = u & 0x7fffff;
+    if (ex == 255)
+        return sign | 0x7c00 | (man ? 0x200 : 0);
+    int e = (int)ex - 127 + 15;
+    if (e >= 31)
+        return sign | 0x7c00;
+    if (e <= 0) { /* subnormal half (or zero): shift the full mantissa, round to even */
+        if (e < -10)
+            return sign;
+        man |= 0x800000;
+        int shift = 14 - e;
+        uint32_t h = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1)))
+            h++;
+        return sign | (uint16_t)h;
+    }
+    uint32_t h = ((uint32_t)e << 10) | (man >> 13), rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+        h++; /* may carry into the exponent, up to infinity: that is the right rounding */
+    return sign | (uint16_t)h;
+}
+
+static uint16_t float_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffff) > 0x7f800000)
+        return (uint16_t)((u >> 16) | 0x40); /* keep NaN a NaN */
+    return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+/* Float types a float32 value can be written back into. */
+static int writable_dtype(int32_t dt)
+{
+    return dt == DT(FLOAT) || dt == DT(DOUBLE) || dt == DT(FLOAT16) || dt == DT(BFLOAT16);
+}
+
+/* Writes n values as little-endian dt elements, converting in chunks (no copy of the tensor). */
+static int emit_values(FILE *f, int32_t dt, const float *v, int64_t n)
+{
+    if (dt == DT(FLOAT) && host_is_little_endian())
+        return fwrite(v, sizeof(float), (size_t)n, f) == (size_t)n;
+    uint8_t buf[8192 * 8];
+    size_t es = dtype_size(dt);
+    for (int64_t i = 0; i < n;) {
+        size_t k = 0;
+        for (; k < 8192 && i < n; k++, i++) {
+            uint64_t bits;
+            if (dt == DT(DOUBLE)) {
+                double d = v[i];
+                memcpy(&bits, &d, 8);
+            } else if (dt == DT(FLOAT)) {
+                uint32_t u;
+                memcpy(&u, &v[i], 4);
+                bits = u;
+            } else {
+                bits = dt == DT(FLOAT16) ? float_to_half(v[i]) : float_to_bf16(v[i]);
+            }
+            for (size_t b = 0; b < es; b++)
+                buf[k * es + b] = (uint8_t)(bits >> (8 * b));
+        }
+        if (fwrite(buf, es, k, f) != k)
+            return 0;
+    }
+    return 1;
+}
+
+/* One initializer as written: the original, or a shallow copy with new data. */
+typedef struct out_tensor {
+    const Onnx__TensorProto *src;   /* the original (NULL for a new tensor) */
+    Onnx__TensorProto copy;         /* what is packed when edited or external */
+    const lsuv_onnx_tensor_out *edit; /* new values, or NULL */
+    int external;                   /* data goes to the output's .data file */
+    uint64_t ext_offset, ext_length;
+    Onnx__StringStringEntryProto ext_entries[3];
+    Onnx__StringStringEntryProto **ext_list;
+    char ext_text[2][24];
+    void *typed;                    /* converted typed-field values (malloc'ed) */
+} out_tensor;
+
+typedef struct writer {
+    const lsuv_onnx_model *m;
+    const lsuv_onnx_edits *edits;
+    out_tensor *tensors;            /* one per written initializer, in order */
+    size_t tensor_count;
+    uint8_t *marks;                 /* raw_data placeholders: &marks[i] stands for tensor i */
+    char *data_name;                /* basename of the external data file */
+    Onnx__NodeProto *node_copies;   /* renamed nodes */
+    char ***node_inputs;
+    Onnx__NodeProto **nodes;        /* the node list as written */
+    size_t node_count;
+    Onnx__TensorProto **inits;
+    Onnx__GraphProto graph;
+    Onnx__ModelProto model;
+} writer;
+
+typedef struct file_buffer {
+    ProtobufCBuffer base;
+    FILE *f;
+    writer *w;
+    int failed;
+} file_buffer;
+
+/* protobuf-c hands byte fields to append() by pointer: a placeholder pointer is where an
+ * edited tensor's bytes go, produced now, straight into the file. */
+static void file_append(ProtobufCBuffer *buffer, size_t len, const uint8_t *data)
+{
+    file_buffer *fb = (file_buffer *)buffer;
+    if (fb->failed || len == 0)
+        return;
+    writer *w = fb->w;
+    if (w->marks && data >= w->marks && data < w->marks + w->tensor_count) {
+        const out_tensor *o = &w->tensors[data - w->marks];
+        int32_t dt = o->src ? o->src->data_type : DT(FLOAT);
+        if (!emit_values(fb->f, dt, o->edit->values, (int64_t)(len / dtype_size(dt))))
+            fb->failed = 1;
+        return;
+    }
+    if (fwrite(data, 1, len, fb->f) != len)
+        fb->failed = 1;
+}
+
+static lsuv_status model_body(FILE *f, void *user, char *msg, size_t msg_size)
+{
+    (void)msg, (void)msg_size;
+    file_buffer fb = {{file_append}, f, user, 0};
+    protobuf_c_message_pack_to_buffer(&((writer *)user)->model.base, &fb.base);
+    return fb.failed ? LSUV_ERROR_IO : LSUV_OK; /* an empty msg: reported with errno */
+}
+
+/* Copies an unedited external tensor's bytes from the input's data file, 1 MiB at a time. */
+static lsuv_status copy_external(const lsuv_onnx_model *m, const Onnx__TensorProto *t, uint64_t length, FILE *f,
+                                 char *msg, size_t msg_size)
+{
+    int fd;
+    uint64_t offset;
+    char *full;
+    lsuv_status st = ext_open(m, t, (size_t)length, &fd, &offset, &full, msg, msg_size);
+    if (st != LSUV_OK)
+        return st;
+    uint8_t *buf = malloc(1u << 20);
+    if (!buf)
+        st = lsuv_format_error(msg, msg_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    for (uint64_t done = 0; st == LSUV_OK && done < length;) {
+        size_t chunk = length - done > (1u << 20) ? (1u << 20) : (size_t)(length - done);
+        st = ext_pread(fd, buf, chunk, offset + done, t, full, msg, msg_size);
+        if (st == LSUV_OK && fwrite(buf, 1, chunk, f) != chunk)
+            st = LSUV_ERROR_IO; /* empty msg: reported with errno */
+        done += chunk;
+    }
+    free(buf);
+    free(full);
+    close(fd);
+    return st;
+}
+
+static lsuv_status data_body(FILE *f, void *user, char *msg, size_t msg_size)
+{
+    writer *w = user;
+    static const uint8_t zeros[64];
+    uint64_t pos = 0;
+    for (size_t i = 0; i < w->tensor_count; i++) {
+        const out_tensor *o = &w->tensors[i];
+        if (!o->external)
+            continue;
+        if (o->ext_offset > pos && fwrite(zeros, 1, (size_t)(o->ext_offset - pos), f) != o->ext_offset - pos)
+            return LSUV_ERROR_IO;
+        lsuv_status st;
+        if (o->edit)
+            st = emit_values(f, o->src ? o->src->data_type : DT(FLOAT), o->edit->values,
+                             (int64_t)(o->ext_length / dtype_size(o->src ? o->src->data_type : DT(FLOAT))))
+                     ? LSUV_OK
+                     : LSUV_ERROR_IO;
+        else
+            st = copy_external(w->m, o->src, o->ext_length, f, msg, msg_size);
+        if (st != LSUV_OK)
+            return st;
+        pos = o->ext_offset + o->ext_length;
+    }
+    return LSUV_OK;
+}
+
+static void writer_free(writer *w)
+{
+    for (size_t i = 0; w->tensors && i < w->tensor_count; i++) {
+        free(w->tensors[i].ext_list);
+        free(w->tensors[i].typed);
+    }
+    if (w->node_inputs && w->m)
+        for (size_t i = 0; i < w->m->proto->graph->n_node; i++)
+            free(w->node_inputs[i]);
+    free(w->tensors);
+    free(w->marks);
+    free(w->data_name);
+    free(w->node_copies);
+    free(w->node_inputs);
+    free(w->nodes);
+    free(w->inits);
+}
+
+static int dims_equal(const Onnx__TensorProto *t, const lsuv_onnx_tensor_out *e)
+{
+    if ((size_t)e->ndim != t->n_dims)
+        return 0;
+    for (int d = 0; d < e->ndim; d++)
+        if (e->dims[d] != t->dims[d])
+            return 0;
+    return 1;
+}
+
+static void dims_text(char *buf, size_t size, int ndim, const int64_t *dims)
+{
+    size_t k = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < ndim && k < size; d++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%lld", d ? ", " : "", (long long)dims[d]);
+    if (k < size)
+        snprintf(buf + k, size - k, "]");
+}
+
+/* Matches the edits to initializers and checks them; edit_of[i] is the edit of
+ * initializer i or -1; the *new_count edits new_edits[] name no initializer. */
+static lsuv_status match_edits(const Onnx__GraphProto *g, const lsuv_onnx_edits *ed, int *edit_of, int *new_edits,
+                               size_t *new_count, char *err, size_t err_size)
+{
+    *new_count = 0;
+    for (size_t i = 0; i < g->n_initializer; i++)
+        edit_of[i] = -1;
+    for (size_t e = 0; e < ed->tensor_count; e++) {
+        const lsuv_onnx_tensor_out *te = &ed->tensors[e];
+        if (!te->name || !te->name[0] || !te->values || te->ndim < 0 || te->ndim > LSUV_MAX_DIMS)
+            return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
+                                     "ONNX write: tensor edit %zu has no name, no values or a bad rank", e);
+        for (size_t k = 0; k < e; k++)
+            if (!strcmp(ed->tensors[k].name, te->name))
+                return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
+                                         "ONNX write: tensor '%s' is edited twice", te->name);
+        size_t i = 0;
+        while (i < g->n_initializer && !(g->initializer[i]->name && !strcmp(g->initializer[i]->name, te->name)))
+            i++;
+        if (i == g->n_initializer) {
+            for (int d = 0; d < te->ndim; d++)
+                if (te->dims[d] < 0)
+                    return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
+                                             "ONNX write: new tensor '%s' has a negative dimension", te->name);
+            new_edits[(*new_count)++] = (int)e;
+            continue;
+        }
+        const Onnx__TensorProto *t = g->initializer[i];
+        if (!writable_dtype(t->data_type))
+            return lsuv_format_error(err, err_size, LSUV_ERROR_UNSUPPORTED,
+                                     "ONNX write: initializer '%s' is %s; new float values can only replace FLOAT, "
+                                     "DOUBLE, FLOAT16 or BFLOAT16 data", te->name, dtype_name(t->data_type));
+        if (!dims_equal(t, te) || lsuv_onnx_numel(t) < 0) {
+            char a[160], b[160];
+            dims_text(a, sizeof a, te->ndim, te->dims);
+            dims_text(b, sizeof b, (int)(t->n_dims < LSUV_MAX_DIMS ? t->n_dims : LSUV_MAX_DIMS), t->dims);
+            return lsuv_format_error(err, err_size, LSUV_ERROR_SHAPE,
+                                     "ONNX write: initializer '%s': new values have dims %s, the file has %s", te->name,
+                                     a, b);
+        }
+        edit_of[i] = (int)e;
+    }
+    return LSUV_OK;
+}
+
+static int64_t edit_numel(const lsuv_onnx_tensor_out *e)
+{
+    int64_t n = 1;
+    for (int d = 0; d < e->ndim; d++)
+        n = e->dims[d] && n > INT64_MAX / e->dims[d] ? -1 : n * e->dims[d];
+    return n;
+}
+
+/* Replaces an inline tensor's data in its copy, in the same storage. */
+static lsuv_status set_inline_data(writer *w, size_t k, char *err, size_t err_size)
+{
+    out_tensor *o = &w->tensors[k];
+    Onnx__TensorProto *c = &o->copy;
+    int32_t dt = c->data_type;
+    int64_t n = edit_numel(o->edit);
+    size_t typed_count = dt == DT(FLOAT) ? c->n_float_data : dt == DT(DOUBLE) ? c->n_double_data : c->n_int32_data;
+    if (!o->src || c->has_raw_data || typed_count == 0 || n == 0) {
+        c->has_raw_data = 1;
+        c->raw_data.len = (size_t)n * dtype_size(dt);
+        c->raw_data.data = &w->marks[k];
+        c->n_float_data = c->n_double_data = c->n_int32_data = 0;
+        return LSUV_OK;
+    }
+    const float *v = o->edit->values;
+    if (dt == DT(FLOAT)) {
+        c->float_data = (float *)v; /* packed from the caller's array, never written */
+        c->n_float_data = (size_t)n;
+        return LSUV_OK;
+    }
+    o->typed = malloc((size_t)n * (dt == DT(DOUBLE) ? sizeof(double) : sizeof(int32_t)));
+    if (!o->typed)
+        return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "ONNX write: out of host memory");
+    for (int64_t i = 0; i < n; i++) {
+        if (dt == DT(DOUBLE))
+            ((double *)o->typed)[i] = v[i];
+        else
+            ((int32_t *)o->typed)[i] = dt == DT(FLOAT16) ? float_to_half(v[i]) : float_to_bf16(v[i]);
+    }
+    if (dt == DT(DOUBLE)) {
+        c->double_data = o->typed;
+        c->n_double_data = (size_t)n;
+    } else {
+        c->int32_data = o->typed;
+        c->n_int32_data = (size_t)n;
+    }
+    return LSUV_OK;
+}
+
+/* Points an external tensor's copy at its place in the output's data file. */
+static lsuv_status set_external_entries(writer *w, out_tensor *o, char *err, size_t err_size)
+{
+    Onnx__TensorProto *c = &o->copy;
+    size_t kept = 0, have = o->src ? o->src->n_external_data : 0;
+    o->ext_list = malloc((have + 3) * sizeof *o->ext_list);
+    if (!o->ext_list)
+        return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "ONNX write: out of host memory");
+    /* Entries other than where the bytes are stay; a checksum no longer holds for new values. */
+    for (size_t i = 0; i < have; i++) {
+        Onnx__StringStringEntryProto *e = o->src->external_data[i];
+        const char *k = e && e->key ? e->key : "";
+        if (strcmp(k, "location") && strcmp(k, "offset") && strcmp(k, "length") && !(o->edit && !strcmp(k, "checksum")))
+            o->ext_list[kept++] = e;
+    }
+    static const char *keys[3] = {"location", "offset", "length"};
+    snprintf(o->ext_text[0], sizeof o->ext_text[0], "%llu", (unsigned long long)o->ext_offset);
+    snprintf(o->ext_text[1], sizeof o->ext_text[1], "%llu", (unsigned long long)o->ext_length);
+    for (int i = 0; i < 3; i++) {
+        onnx__string_string_entry_proto__init(&o->ext_entries[i]);
+        o->ext_entries[i].key = (char *)keys[i];
+        o->ext_entries[i].value = i == 0 ? w->data_name : o->ext_text[i - 1];
+        o->ext_list[kept++] = &o->ext_entries[i];
+    }
+    c->n_external_data = kept;
+    c->external_data = o->ext_list;
+    c->has_data_location = 1;
+    c->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    c->has_raw_data = 0;
+    return LSUV_OK;
+}
+
+static lsuv_status plan_nodes(writer *w, const lsuv_onnx_edits *ed, char *err, size_t err_size)
+{
+    const Onnx__GraphProto *g = w->m->proto->graph;
+    size_t nn = g->n_node;
+    w->nodes = malloc((nn ? nn : 1) * sizeof *w->nodes);
+    w->node_copies = malloc((nn ? nn : 1) * sizeof *w->node_copies);
+    w->node_inputs = calloc(nn ? nn : 1, sizeof *w->node_inputs);
+    uint8_t *dropped = calloc(nn ? nn : 1, 1);
+    lsuv_status st = LSUV_OK;
+    if (!w->nodes || !w->node_copies || !w->node_inputs || !dropped)
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "ONNX write: out of host memory");
+    for (size_t i = 0; st == LSUV_OK && i < ed->drop_count; i++) {
+        int d = ed->drop_nodes[i];
+        if (d < 0 || (size_t)d >= nn)
+            st = lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
+                                   "ONNX write: node %d to drop does not exist (the graph has %zu)", d, nn);
+        else
+            dropped[d] = 1;
+    }
+    for (size_t i = 0; st == LSUV_OK && i < ed->rename_count; i++) {
+        const lsuv_onnx_input_rename *r = &ed->renames[i];
+        if (r->node < 0 || (size_t)r->node >= nn || r->input < 0 || (size_t)r->input >= g->node[r->node]->n_input ||
+            !r->name) {
+            st = lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
+                                   "ONNX write: input rename %zu (node %d, input %d) is out of range", i, r->node,
+                                   r->input);
+            break;
+        }
+        const Onnx__NodeProto *src = g->node[r->node];
+        if (!w->node_inputs[r->node]) {
+            w->node_inputs[r->node] = malloc(src->n_input * sizeof(char *));
+            if (!w->node_inputs[r->node]) {
+                st = lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "ONNX write: out of host memory");
+                break;
+            }
+            memcpy(w->node_inputs[r->node], src->input, src->n_input * sizeof(char *));
+            w->node_copies[r->node] = *src;
+            w->node_copies[r->node].input = w->node_inputs[r->node];
+        }
+        w->node_inputs[r->node][r->input] = (char *)r->name;
+    }
+    w->node_count = 0;
+    for (size_t i = 0; st == LSUV_OK && i < nn; i++)
+        if (!dropped[i])
+            w->nodes[w->node_count++] = w->node_inputs[i] ? &w->node_copies[i] : g->node[i];
+    free(dropped);
+    return st;
+}
+
+static lsuv_status plan_tensors(writer *w, const lsuv_onnx_edits *ed, char *err, size_t err_size)
+{
+    const Onnx__GraphProto *g = w->m->proto->graph;
+    size_t ni = g->n_initializer, new_count;
+    int *edit_of = malloc((ni + ed->tensor_count + 1) * sizeof *edit_of), *new_edits = edit_of + ni;
+    if (!edit_of)
+        return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "ONNX write: out of host memory");
+    lsuv_status st = match_edits(g, ed, edit_of, new_edits, &new_count, err, err_size);
+    int any_external = 0;
+    for (size_t i = 0; i < ni; i++)
+        any_external |= g->initializer[i]->has_data_location &&
+                        g->initializer[i]->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    w->tensor_count = ni + new_count;
+    size_t total = w->tensor_count ? w->tensor_count : 1;
+    if (st == LSUV_OK) {
+        w->tensors = calloc(total, sizeof *w->tensors);
+        w->marks = malloc(total);
+        w->inits = malloc(total * sizeof *w->inits);
+        if (!w->tensors || !w->marks || !w->inits)
+            st = lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "ONNX write: out of host memory");
+    }
+    uint64_t pos = 0;
+    for (size_t k = 0; st == LSUV_OK && k < w->tensor_count; k++) {
+        out_tensor *o = &w->tensors[k];
+        if (k < ni) {
+            o->src = g->initializer[k];
+            o->edit = edit_of[k] >= 0 ? &ed->tensors[edit_of[k]] : NULL;
+            o->external = o->src->has_data_location &&
+                          o->src->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+            o->copy = *o->src;
+        } else {
+            /* new tensors, in the edits' order; external when the model keeps its data outside */
+            o->edit = &ed->tensors[new_edits[k - ni]];
+            onnx__tensor_proto__init(&o->copy);
+            o->copy.name = (char *)o->edit->name;
+            o->copy.n_dims = (size_t)o->edit->ndim;
+            o->copy.dims = (int64_t *)o->edit->dims;
+            o->copy.has_data_type = 1;
+            o->copy.data_type = DT(FLOAT);
+            o->external = any_external;
+        }
+        if (o->external) {
+            int64_t n = o->edit ? edit_numel(o->edit) : lsuv_onnx_numel(o->src);
+            if (n < 0 || !dtype_size(o->copy.data_type)) {
+                st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
+                                       "initializer '%s': invalid dims or data type for external data",
+                                       tensor_label(&o->copy));
+                break;
+            }
+            pos = (pos + 63) & ~(uint64_t)63; /* aligned, so readers may map tensors directly */
+            o->ext_offset = pos;
+            o->ext_length = (uint64_t)n * dtype_size(o->copy.data_type);
+            pos += o->ext_length;
+            st = set_external_entries(w, o, err, err_size);
+        } else if (o->edit) {
+            st = set_inline_data(w, k, err, err_size);
+        }
+        w->inits[k] = o->edit || o->external ? &o->copy : (Onnx__TensorProto *)o->src;
+    }
+    free(edit_of);
+    return st;
+}
+
+lsuv_status lsuv_onnx_write(const lsuv_onnx_model *m, const lsuv_onnx_edits *edits, const char *path, char *err,
+                            size_t err_size)
+{
+    if (!m || !m->proto || !m->proto->graph || !path || !*path)
+        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "ONNX write: no model or no output path");
+    static const lsuv_onnx_edits none;
+    const lsuv_onnx_edits *ed = edits ? edits : &none;
+    if ((ed->tensor_count && !ed->tensors) || (ed->rename_count && !ed->renames) || (ed->drop_count && !ed->drop_nodes))
+        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "ONNX write: edit counts without arrays");
+    writer w;
+    memset(&w, 0, sizeof w);
+    w.m = m;
+    w.edits = ed;
+    char *data_path = NULL;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t plen = strlen(path), blen = strlen(base);
+    w.data_name = malloc(blen + 6);
+    data_path = malloc(plen + 6);
+    lsuv_status st = LSUV_OK;
+    if (!w.data_name || !data_path) {
+        st = lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "ONNX write: out of host memory");
+    } else {
+        snprintf(w.data_name, blen + 6, "%s.data", base);
+        snprintf(data_path, plen + 6, "%s.data", path);
+        st = plan_tensors(&w, ed, err, err_size);
+    }
+    if (st == LSUV_OK)
+        st = plan_nodes(&w, ed, err, err_size);
+    if (st == LSUV_OK) {
+        /* Shallow copies: everything not edited (and fields this proto does not know, kept
+         * by protobuf-c in each message) is packed from the model as read. */
+        w.graph = *m->proto->graph;
+        w.graph.n_initializer = w.tensor_count;
+        w.graph.initializer = w.inits;
+        w.graph.n_node = w.node_count;
+        w.graph.node = w.nodes;
+        w.model = *m->proto;
+        w.model.graph = &w.graph;
+        int any_external = 0;
+        for (size_t i = 0; i < w.tensor_count; i++)
+            any_external |= w.tensors[i].external;
+        /* The data file first: a model is never left pointing at data that is not there. */
+        if (any_external)
+            st = lsuv_write_atomic(data_path, data_body, &w, err, err_size);
+        if (st == LSUV_OK)
+            st = lsuv_write_atomic(path, model_body, &w, err, err_size);
+    }
+    writer_free(&w);
+    free(data_path);
+    return st;
 }
