@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "formats/formats.h"
+#include "st_reader.h"
 #include "support.h"
 
 /* ------------------------------------------------------------ fixture helpers */
@@ -713,6 +714,29 @@ Test(formats, fashion_mnist_train)
 
 /* ------------------------------------------------------------ safetensors */
 
+/* lsuv_text_printf once formatted into a 64-byte stack buffer and appended vsnprintf's
+ * return value of bytes: longer text read past the buffer. Pieces of many lengths around
+ * and far beyond 64, appended one after another, must come out whole. */
+Test(formats, text_printf_any_length)
+{
+    lsuv_text t = {0};
+    char want[8192] = "", piece[1100];
+    size_t want_len = 0;
+    for (int len = 0; len <= 1030; len += len < 70 ? 1 : 97) {
+        for (int i = 0; i < len; i++)
+            piece[i] = (char)('a' + (i * 7 + len) % 26);
+        piece[len] = '\0';
+        lsuv_text_printf(&t, "<%s|%d>", piece, len);
+        want_len += (size_t)snprintf(want + want_len, sizeof want - want_len, "<%s|%d>", piece, len);
+        cr_assert_lt(want_len, sizeof want);
+    }
+    cr_assert_not(t.oom);
+    cr_assert_eq(t.len, want_len);
+    cr_assert_eq(strlen(t.p), want_len, "text not NUL-terminated at its length");
+    cr_assert_eq(memcmp(t.p, want, want_len), 0);
+    free(t.p);
+}
+
 static void expect_st_equal(const lsuv_st_tensor *a, const lsuv_st_tensor *b, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
@@ -766,10 +790,10 @@ Test(formats, safetensors_roundtrip)
 
     lsuv_st_tensor *r = NULL;
     size_t rc = 0;
-    cr_assert_eq(lsuv_safetensors_read(p, &r, &rc, err, sizeof err), LSUV_OK, "%s", err);
+    cr_assert_eq(test_safetensors_read(p, &r, &rc, err, sizeof err), LSUV_OK, "%s", err);
     cr_assert_eq(rc, count);
     expect_st_equal(t, r, count);
-    lsuv_safetensors_free(r, rc);
+    test_safetensors_free(r, rc);
 
     /* Mode: 0666 minus the umask, like any new file (not mkstemp's 0600). */
     mode_t um = umask(022);
@@ -815,9 +839,44 @@ Test(formats, safetensors_exact_header)
     free(raw);
     lsuv_st_tensor *r;
     size_t rc = 9;
-    cr_assert_eq(lsuv_safetensors_read(p, &r, &rc, err, sizeof err), LSUV_OK, "%s", err);
+    cr_assert_eq(test_safetensors_read(p, &r, &rc, err, sizeof err), LSUV_OK, "%s", err);
     cr_assert_eq(rc, 0);
-    lsuv_safetensors_free(r, rc);
+    test_safetensors_free(r, rc);
+}
+
+/* The tests' json-c reader (st_reader.c) is what checks the writer, so it must itself
+ * refuse files whose offsets, sizes, dtypes or alignment are off. */
+Test(formats, safetensors_test_reader_is_strict)
+{
+    struct {
+        const char *file;
+        size_t len;
+        const char *why;
+    } bad[] = {
+        {"\x38\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}  12345678", 72, "good"},
+        {"\x38\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,8]}}  12345678", 72, "offset"},
+        {"\x38\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}  12345678", 72, "shape"},
+        {"\x38\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,8]}}  12345678", 72, "dtype"},
+        {"\x38\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}  123456789", 73, "tail"},
+        {"\x37\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}} 12345678", 71, "align"},
+        {"\x38\0\0\0\0\0\0\0{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},  12345678", 72, "json"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *p = tpath("strict%zu.safetensors", i);
+        write_bytes(p, bad[i].file, bad[i].len);
+        lsuv_st_tensor *t;
+        size_t n;
+        char err[512] = "";
+        lsuv_status st = test_safetensors_read(p, &t, &n, err, sizeof err);
+        if (i == 0) {
+            cr_assert_eq(st, LSUV_OK, "%s", err);
+            cr_assert_eq(n, 1);
+            cr_assert_eq(memcmp(t[0].data, "12345678", 8), 0);
+            test_safetensors_free(t, n);
+        } else {
+            cr_assert_eq(st, LSUV_ERROR_FORMAT, "%s: accepted", bad[i].why);
+        }
+    }
 }
 
 static const char old_content[] = "previous contents, must survive";
@@ -910,210 +969,15 @@ Test(formats, safetensors_atomic_failures)
     cr_assert_eq(lsuv_safetensors_write(p, t1, 1, err, sizeof err), LSUV_OK, "%s", err);
     lsuv_st_tensor *r;
     size_t rc;
-    cr_assert_eq(lsuv_safetensors_read(p, &r, &rc, err, sizeof err), LSUV_OK, "%s", err);
+    cr_assert_eq(test_safetensors_read(p, &r, &rc, err, sizeof err), LSUV_OK, "%s", err);
     expect_st_equal(t1, r, 1);
-    lsuv_safetensors_free(r, rc);
+    test_safetensors_free(r, rc);
     cr_assert_eq(count_temp_files(), 0);
 
     /* npy_write shares the same path: a missing folder fails cleanly too. */
     lsuv_host_array a = { .ndim = 2, .shape = { 1, 3 }, .data = small };
     cr_assert_eq(lsuv_npy_write(tpath("nodir/x.npy"), &a, err, sizeof err), LSUV_ERROR_IO);
     assert_contains(err, "No such file or directory");
-}
-
-/* A safetensors file from a header text and a data area. */
-static void write_st_raw(const char *path, const char *json, size_t data_len)
-{
-    size_t hl = strlen(json);
-    unsigned char *b = calloc(1, 8 + hl + data_len + 1);
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)((uint64_t)hl >> (8 * i));
-    memcpy(b + 8, json, hl);
-    write_bytes(path, b, 8 + hl + data_len);
-    free(b);
-}
-
-static void expect_st_fail(const char *path, const char *needle)
-{
-    lsuv_st_tensor *t = (lsuv_st_tensor *)1;
-    size_t n = 5;
-    char err[1024] = "";
-    lsuv_status st = lsuv_safetensors_read(path, &t, &n, err, sizeof err);
-    cr_assert_eq(st, LSUV_ERROR_FORMAT, "%s: %s \"%s\" (wanted \"%s\")", path, lsuv_status_string(st), err,
-                 needle);
-    cr_assert_null(t);
-    cr_assert_eq(n, 0);
-    assert_contains(err, path);
-    assert_contains(err, needle);
-}
-
-Test(formats, safetensors_malformed)
-{
-    /* Header length fields. */
-    const char *p = tpath("len.st");
-    write_lit(p, "\x10\0\0\0\0\0\0\0{}");
-    expect_st_fail(p, "does not fit");
-    write_lit(p, "\0\0\0\0\0\0\0\0{}");
-    expect_st_fail(p, "header length 0");
-    write_lit(p, "\xff\xff\xff\xff\xff\xff\xff\x7f{}");
-    expect_st_fail(p, "does not fit");
-    write_lit(p, "\x02\0\0");
-    expect_st_fail(p, "too short");
-
-    struct {
-        const char *json;
-        size_t data;
-        const char *needle;
-    } bad[] = {
-        { "[1, 2]   ", 0, "does not start with '{'" },
-        { " {}", 0, "does not start with '{'" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", 8, "end of header" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},}", 8, "expected a string key" },
-        { "{'a':{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "expected a string key" },
-        { "{\"a\" {\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "expected ':'" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}} x", 8, "trailing characters" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}\0", 8, "trailing characters" },
-        { "{\"a\tb\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "control character" },
-        { "{\"a\\x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "invalid escape" },
-        { "{\"a\\ud800\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "surrogate" },
-        { "{\"a\\udc00\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "surrogate" },
-        { "{\"a\\u00zz\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "hex digit" },
-        { "{\"a\xff\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "UTF-8" },
-        { "{\"a\\u0000\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "NUL" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[02],\"data_offsets\":[0,8]}}", 8, "leading zero" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2.0],\"data_offsets\":[0,8]}}", 8, "shape[0]" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8, "shape[0]" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[1e1],\"data_offsets\":[0,40]}}", 40, "shape[0]" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-          "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
-          16, "duplicate key \"a\"" },
-        { "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
-          "duplicate key" },
-        { "{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4,
-          "dtype 'F16' is not supported" },
-        { "{\"a\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16,
-          "dtype 'F64' is not supported" },
-        { "{\"a\":{\"dtype\":7,\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "dtype is not a string" },
-        { "{\"a\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "\"dtype\" missing" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":1}}", 8, "unknown field" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":2,\"data_offsets\":[0,8]}}", 8, "shape is not an array" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,2],\"data_offsets\":[0,8]}}", 8,
-          "9 dimensions" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", 8, "not [begin, end]" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,\"8\"]}}", 8, "data_offsets[1]" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8, "end before begin" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "shape needs 12 bytes" },
-        { "{\"a\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
-          "shape needs 16 bytes of I64" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4, "exceed the data area" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}}", 24, "not contiguous" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-          "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
-          12, "not contiguous" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12, "data area holds 12" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,8]}}", 8,
-          "overflows" },
-        { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,99999999999999999999999]}}", 8,
-          "data_offsets[1]" },
-        { "{\"__metadata__\":{\"format\":1}}", 0, "__metadata__" },
-        { "{\"__metadata__\":[\"pt\"]}", 0, "__metadata__" },
-        { "{\"a\":[]}", 0, "not a JSON object" },
-        { "{\"a\":tru}", 0, "expected a JSON value" },
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        p = tpath("bad%zu.safetensors", i);
-        size_t hl = strlen(bad[i].json);
-        if (i == 7) { /* header with an embedded NUL */
-            unsigned char b[128] = { (unsigned char)(hl + 1) };
-            memcpy(b + 8, bad[i].json, hl + 1);
-            write_bytes(p, b, 8 + hl + 1 + 8);
-        } else {
-            write_st_raw(p, bad[i].json, bad[i].data);
-        }
-        expect_st_fail(p, bad[i].needle);
-    }
-
-    /* Deep nesting is refused, not a stack overflow. */
-    size_t depth = 100000;
-    char *deep = malloc(2 * depth + 16);
-    strcpy(deep, "{\"a\":");
-    memset(deep + 5, '[', depth);
-    strcpy(deep + 5 + depth, "}");
-    p = tpath("deep.safetensors");
-    write_st_raw(p, deep, 0);
-    expect_st_fail(p, "nested too deeply");
-    free(deep);
-
-    /* Accepted variants: metadata, whitespace, escapes, tensors listed out of offset order,
-     * an empty tensor, keys in any order. */
-    p = tpath("ok.safetensors");
-    const char *ok =
-        "{ \"__metadata__\" : {\"format\":\"pt\"},\n"
-        "  \"b\\u00e9\\ud83d\\ude00\": {\"data_offsets\":[8,16], \"shape\":[1], \"dtype\":\"I64\"},\n"
-        "  \"a\": {\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[0,8]},\n"
-        "  \"z\": {\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[16,16]}\r\n}\t ";
-    size_t hl = strlen(ok);
-    unsigned char buf[512] = { (unsigned char)(hl & 0xff), (unsigned char)(hl >> 8) };
-    memcpy(buf + 8, ok, hl);
-    float av[2] = { 1.5f, -2.0f };
-    int64_t bv = -42;
-    memcpy(buf + 8 + hl, av, 8);
-    memcpy(buf + 8 + hl + 8, &bv, 8);
-    write_bytes(p, buf, 8 + hl + 16);
-    lsuv_st_tensor *t;
-    size_t n;
-    char err[1024] = "";
-    cr_assert_eq(lsuv_safetensors_read(p, &t, &n, err, sizeof err), LSUV_OK, "%s", err);
-    cr_assert_eq(n, 3);
-    cr_assert_str_eq(t[0].name, "b\xc3\xa9\xf0\x9f\x98\x80");
-    cr_assert_eq(t[0].dtype, LSUV_DTYPE_I64);
-    cr_assert_eq(*(const int64_t *)t[0].data, -42);
-    cr_assert_str_eq(t[1].name, "a");
-    cr_assert_eq(t[1].ndim, 2);
-    cr_assert_eq(((const float *)t[1].data)[1], -2.0f);
-    cr_assert_str_eq(t[2].name, "z");
-    cr_assert_eq(t[2].shape[0], 0);
-    lsuv_safetensors_free(t, n);
-
-    cr_assert_eq(lsuv_safetensors_read(tpath("missing.safetensors"), &t, &n, err, sizeof err), LSUV_ERROR_IO);
-    assert_contains(err, "No such file");
-}
-
-Test(formats, safetensors_fuzz)
-{
-    float w[6] = { 1, 2, 3, 4, 5, 6 };
-    int64_t c = 3;
-    lsuv_st_tensor t[] = { { "w", LSUV_DTYPE_F32, 2, { 2, 3 }, w }, { "c", LSUV_DTYPE_I64, 0, { 0 }, &c } };
-    const char *good = tpath("good.safetensors");
-    char err[1024];
-    cr_assert_eq(lsuv_safetensors_write(good, t, 2, err, sizeof err), LSUV_OK, "%s", err);
-    size_t len;
-    unsigned char *raw = read_bytes(good, &len);
-    const char *p = fuzz_path("fuzz.safetensors");
-    for (size_t cut = 0; cut < len; cut++) {
-        write_bytes(p, raw, cut);
-        lsuv_st_tensor *r;
-        size_t n;
-        cr_assert_eq(lsuv_safetensors_read(p, &r, &n, err, sizeof err), LSUV_ERROR_FORMAT, "cut %zu", cut);
-    }
-    test_rng rng = { 11 };
-    unsigned char *m = malloc(len);
-    for (int it = 0; it < 3000; it++) {
-        memcpy(m, raw, len);
-        int flips = test_rng_int(&rng, 1, 3);
-        for (int k = 0; k < flips; k++)
-            m[test_rng_int(&rng, 0, (int)len - 1)] = (unsigned char)test_rng_int(&rng, 0, 255);
-        write_bytes(p, m, len);
-        lsuv_st_tensor *r;
-        size_t n;
-        lsuv_status st = lsuv_safetensors_read(p, &r, &n, err, sizeof err);
-        if (st == LSUV_OK)
-            lsuv_safetensors_free(r, n);
-        else
-            cr_assert_eq(st, LSUV_ERROR_FORMAT, "%s", err);
-    }
-    free(m);
-    free(raw);
 }
 
 /* ------------------------------------------------------------ data API */

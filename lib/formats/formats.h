@@ -1,4 +1,4 @@
-/* formats.h - file formats (internal): .npy and IDX readers, safetensors writer/reader.
+/* formats.h - file formats (internal): .npy and IDX readers, safetensors writer.
  * Host-only code: no Vulkan here. Errors are written into err (err_size bytes) and say
  * what was found and where ("data.npy: dtype '<f8' is not float32 ('<f4')"). */
 #ifndef LSUV_FORMATS_H
@@ -54,12 +54,16 @@ typedef struct lsuv_st_tensor {
 lsuv_status lsuv_safetensors_write(const char *path, const lsuv_st_tensor *tensors, size_t count,
                                    char *err, size_t err_size);
 
-/* Reads a safetensors file (F32 and I64 tensors). On success *tensors is a malloc'ed
- * array of *count entries whose names and data are malloc'ed too; free with
- * lsuv_safetensors_free. Malformed files give LSUV_ERROR_FORMAT with a message. */
-lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, size_t *count,
-                                  char *err, size_t err_size);
-void lsuv_safetensors_free(lsuv_st_tensor *tensors, size_t count);
+/* Growable text (headers of the writers). Zero-initialize; on allocation failure `oom` is
+ * set and later calls do nothing; p is NUL-terminated when not NULL; free(p) when done. */
+typedef struct lsuv_text {
+    char *p;
+    size_t len, cap;
+    int oom;
+} lsuv_text;
+void lsuv_text_put(lsuv_text *t, const char *s, size_t n);
+void lsuv_text_str(lsuv_text *t, const char *s);
+void lsuv_text_printf(lsuv_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Atomic file writing shared by the writers (safetensors.c): body(f, user, msg, msg_size)
  * fills f; it returns LSUV_OK or an error (with a message in msg, or msg left empty for a
