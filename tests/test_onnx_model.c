@@ -511,6 +511,21 @@ Test(onnx_write, unchanged_model_is_byte_identical_with_unknown_fields, .init = 
     lsuv_onnx_free(m);
 }
 
+/* fetch callback: values from a table of arrays, or a failure for a NULL entry */
+static lsuv_status fetch_table(void *user, size_t index, float *dst, char *err, size_t err_size)
+{
+    const lsuv_onnx_tensor_out *t = user;
+    if (!t[index].name[0] || !strcmp(t[index].name, "fail")) {
+        snprintf(err, err_size, "fetch of tensor %zu failed", index);
+        return LSUV_ERROR_DEVICE_LOST;
+    }
+    int64_t n = 1;
+    for (int d = 0; d < t[index].ndim; d++)
+        n *= t[index].dims[d];
+    memcpy(dst, t[index].values, (size_t)n * sizeof(float));
+    return LSUV_OK;
+}
+
 Test(onnx_write, edits_renames_drops, .init = setup)
 {
     built b;
@@ -547,7 +562,11 @@ Test(onnx_write, edits_renames_drops, .init = setup)
     };
     lsuv_onnx_input_rename ren = {.node = 2, .input = 1, .name = "keep2"};
     int drop = 0;
-    lsuv_onnx_edits ed = {tens, 4, &ren, 1, &drop, 1};
+    /* w (raw) and u (float_data) come through the fetch callback, the others as arrays */
+    lsuv_onnx_tensor_out table[4];
+    memcpy(table, tens, sizeof tens);
+    tens[0].values = tens[1].values = NULL;
+    lsuv_onnx_edits ed = {tens, 4, &ren, 1, &drop, 1, fetch_table, table};
     char err[512] = "";
     cr_assert_eq(lsuv_onnx_write(m, &ed, tpath("out.onnx"), err, sizeof err), LSUV_OK, "%s", err);
 
@@ -619,7 +638,10 @@ Test(onnx_write, external_data_goes_beside_the_output, .init = setup)
         {.name = "w", .ndim = 2, .dims = {5, 3}, .values = nw},
         {.name = "w_copy", .ndim = 1, .dims = {2}, .values = nn},
     };
-    lsuv_onnx_edits ed = {tens, 2, NULL, 0, NULL, 0};
+    lsuv_onnx_tensor_out table[2];
+    memcpy(table, tens, sizeof tens);
+    tens[0].values = NULL; /* fetched while the data file is written */
+    lsuv_onnx_edits ed = {tens, 2, NULL, 0, NULL, 0, fetch_table, table};
     char err[512] = "";
     cr_assert_eq(lsuv_onnx_write(m, &ed, tpath("out/r.onnx"), err, sizeof err), LSUV_OK, "%s", err);
     cr_assert(file_exists(tpath("out/r.onnx.data")));
@@ -670,7 +692,7 @@ Test(onnx_write, bad_edits_leave_no_file, .init = setup)
         {{"w", 2, {3, 5}, v}, {0, 0, "x"}, 4, LSUV_ERROR_INVALID_ARGUMENT, "node 4 to drop does not exist"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        lsuv_onnx_edits ed = {&cases[c].t, 1, &cases[c].ren, 1, &cases[c].drop, 1};
+        lsuv_onnx_edits ed = {{&cases[c].t, 1, &cases[c].ren, 1, &cases[c].drop, 1}cases[c].t, 1, &cases[c].ren, 1, &cases[c].drop, 1, NULL, NULL};
         char err[512] = "";
         expect_error(lsuv_onnx_write(m, &ed, tpath("bad.onnx"), err, sizeof err), cases[c].st, err, cases[c].needle);
         cr_expect(!file_exists(tpath("bad.onnx")), "case %zu: no output file", c);
@@ -678,5 +700,12 @@ Test(onnx_write, bad_edits_leave_no_file, .init = setup)
     char err[512] = "";
     expect_error(lsuv_onnx_write(m, NULL, tpath("no/such/dir/out.onnx"), err, sizeof err), LSUV_ERROR_IO, err,
                  "out.onnx");
+    /* a failing fetch (a device lost mid-write) stops the write: its error, no file */
+    lsuv_onnx_tensor_out fail = {"fail", 2, {3, 5}, NULL};
+    lsuv_onnx_tensor_out named = {"w", 2, {3, 5}, NULL};
+    lsuv_onnx_edits ed = {&named, 1, NULL, 0, NULL, 0, fetch_table, &fail};
+    expect_error(lsuv_onnx_write(m, &ed, tpath("bad.onnx"), err, sizeof err), LSUV_ERROR_DEVICE_LOST, err,
+                 "fetch of tensor 0 failed");
+    cr_expect(!file_exists(tpath("bad.onnx")));
     lsuv_onnx_free(m);
 }

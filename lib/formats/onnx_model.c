@@ -680,6 +680,28 @@ static int emit_values(FILE *f, int32_t dt, const float *v, int64_t n)
     return 1;
 }
 
+/* An edit's values: its own array, or fetched into a malloc'ed *owned (free it). */
+static lsuv_status edit_values(const lsuv_onnx_edits *ed, const lsuv_onnx_tensor_out *e, int64_t n, const float **v,
+                               float **owned, char *err, size_t err_size)
+{
+    *owned = NULL;
+    *v = e->values;
+    if (e->values)
+        return LSUV_OK;
+    *owned = malloc(n ? (size_t)n * sizeof(float) : sizeof(float));
+    if (!*owned)
+        return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY,
+                                 "ONNX write: out of host memory for %lld values of '%s'", (long long)n, e->name);
+    lsuv_status st = ed->fetch(ed->fetch_user, (size_t)(e - ed->tensors), *owned, err, err_size);
+    if (st != LSUV_OK) {
+        free(*owned);
+        *owned = NULL;
+        return st;
+    }
+    *v = *owned;
+    return LSUV_OK;
+}
+
 /* One initializer as written: the original, or a shallow copy with new data. */
 typedef struct out_tensor {
     const Onnx__TensorProto *src;   /* the original (NULL for a new tensor) */
@@ -713,34 +735,47 @@ typedef struct file_buffer {
     ProtobufCBuffer base;
     FILE *f;
     writer *w;
-    int failed;
+    lsuv_status failed;
+    char *msg;
+    size_t msg_size;
 } file_buffer;
+
+static int64_t edit_numel(const lsuv_onnx_tensor_out *e);
+
+/* Writes an edited tensor's values (fetched now when the edit has none) as dt. */
+static lsuv_status write_edit(writer *w, const out_tensor *o, int32_t dt, FILE *f, char *msg, size_t msg_size)
+{
+    const float *v;
+    float *owned;
+    lsuv_status st = edit_values(w->edits, o->edit, edit_numel(o->edit), &v, &owned, msg, msg_size);
+    if (st == LSUV_OK && !emit_values(f, dt, v, edit_numel(o->edit)))
+        st = LSUV_ERROR_IO; /* empty msg: reported with errno */
+    free(owned);
+    return st;
+}
 
 /* protobuf-c hands byte fields to append() by pointer: a placeholder pointer is where an
  * edited tensor's bytes go, produced now, straight into the file. */
 static void file_append(ProtobufCBuffer *buffer, size_t len, const uint8_t *data)
 {
     file_buffer *fb = (file_buffer *)buffer;
-    if (fb->failed || len == 0)
+    if (fb->failed != LSUV_OK || len == 0)
         return;
     writer *w = fb->w;
     if (w->marks && data >= w->marks && data < w->marks + w->tensor_count) {
         const out_tensor *o = &w->tensors[data - w->marks];
-        int32_t dt = o->src ? o->src->data_type : DT(FLOAT);
-        if (!emit_values(fb->f, dt, o->edit->values, (int64_t)(len / dtype_size(dt))))
-            fb->failed = 1;
+        fb->failed = write_edit(w, o, o->copy.data_type, fb->f, fb->msg, fb->msg_size);
         return;
     }
     if (fwrite(data, 1, len, fb->f) != len)
-        fb->failed = 1;
+        fb->failed = LSUV_ERROR_IO; /* an empty msg: reported with errno */
 }
 
 static lsuv_status model_body(FILE *f, void *user, char *msg, size_t msg_size)
 {
-    (void)msg, (void)msg_size;
-    file_buffer fb = {{file_append}, f, user, 0};
+    file_buffer fb = {{file_append}, f, user, LSUV_OK, msg, msg_size};
     protobuf_c_message_pack_to_buffer(&((writer *)user)->model.base, &fb.base);
-    return fb.failed ? LSUV_ERROR_IO : LSUV_OK; /* an empty msg: reported with errno */
+    return fb.failed;
 }
 
 /* Copies an unedited external tensor's bytes from the input's data file, 1 MiB at a time. */
@@ -782,10 +817,7 @@ static lsuv_status data_body(FILE *f, void *user, char *msg, size_t msg_size)
             return LSUV_ERROR_IO;
         lsuv_status st;
         if (o->edit)
-            st = emit_values(f, o->src ? o->src->data_type : DT(FLOAT), o->edit->values,
-                             (int64_t)(o->ext_length / dtype_size(o->src ? o->src->data_type : DT(FLOAT))))
-                     ? LSUV_OK
-                     : LSUV_ERROR_IO;
+            st = write_edit(w, o, o->copy.data_type, f, msg, msg_size);
         else
             st = copy_external(w->m, o->src, o->ext_length, f, msg, msg_size);
         if (st != LSUV_OK)
@@ -842,7 +874,7 @@ static lsuv_status match_edits(const Onnx__GraphProto *g, const lsuv_onnx_edits 
         edit_of[i] = -1;
     for (size_t e = 0; e < ed->tensor_count; e++) {
         const lsuv_onnx_tensor_out *te = &ed->tensors[e];
-        if (!te->name || !te->name[0] || !te->values || te->ndim < 0 || te->ndim > LSUV_MAX_DIMS)
+        if (!te->name || !te->name[0] || (!te->values && !ed->fetch) || te->ndim < 0 || te->ndim > LSUV_MAX_DIMS)
             return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT,
                                      "ONNX write: tensor edit %zu has no name, no values or a bad rank", e);
         for (size_t k = 0; k < e; k++)
@@ -901,21 +933,31 @@ static lsuv_status set_inline_data(writer *w, size_t k, char *err, size_t err_si
         c->n_float_data = c->n_double_data = c->n_int32_data = 0;
         return LSUV_OK;
     }
-    const float *v = o->edit->values;
+    /* Typed fields (small models made by onnx.helper) are packed from arrays, so the
+     * values are fetched and converted now. */
+    const float *v;
+    float *owned;
+    lsuv_status st = edit_values(w->edits, o->edit, n, &v, &owned, err, err_size);
+    if (st != LSUV_OK)
+        return st;
     if (dt == DT(FLOAT)) {
         c->float_data = (float *)v; /* packed from the caller's array, never written */
         c->n_float_data = (size_t)n;
+        o->typed = owned;
         return LSUV_OK;
     }
     o->typed = malloc((size_t)n * (dt == DT(DOUBLE) ? sizeof(double) : sizeof(int32_t)));
-    if (!o->typed)
+    if (!o->typed) {
+        free(owned);
         return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "ONNX write: out of host memory");
+    }
     for (int64_t i = 0; i < n; i++) {
         if (dt == DT(DOUBLE))
             ((double *)o->typed)[i] = v[i];
         else
             ((int32_t *)o->typed)[i] = dt == DT(FLOAT16) ? float_to_half(v[i]) : float_to_bf16(v[i]);
     }
+    free(owned);
     if (dt == DT(DOUBLE)) {
         c->double_data = o->typed;
         c->n_double_data = (size_t)n;

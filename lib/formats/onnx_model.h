@@ -48,7 +48,7 @@ typedef struct lsuv_onnx_tensor_out {
                              (float32, appended to the graph's initializers) */
     int ndim;
     int64_t dims[LSUV_MAX_DIMS];
-    const float *values;  /* in the file's layout */
+    const float *values;  /* in the file's layout; NULL: asked of edits->fetch while writing */
 } lsuv_onnx_tensor_out;
 
 typedef struct lsuv_onnx_input_rename {
@@ -65,6 +65,12 @@ typedef struct lsuv_onnx_edits {
     const int *drop_nodes; /* indices in graph->node of nodes to leave out (Identity
                               aliases replaced by an unshared initializer) */
     size_t drop_count;
+    /* For tensors whose values is NULL: fills dst with tensors[index]'s numel values (the
+     * file's layout) just before they are written, so that one tensor at a time is in host
+     * memory (a network's weights may be most of a large model). Returns LSUV_OK or an
+     * error with a message in err. */
+    lsuv_status (*fetch)(void *user, size_t index, float *dst, char *err, size_t err_size);
+    void *fetch_user;
 } lsuv_onnx_edits;
 
 /* Writes the model with the edits applied to path atomically (temporary file, fsync,
