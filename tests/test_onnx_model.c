@@ -692,7 +692,7 @@ Test(onnx_write, bad_edits_leave_no_file, .init = setup)
         {{"w", 2, {3, 5}, v}, {0, 0, "x"}, 4, LSUV_ERROR_INVALID_ARGUMENT, "node 4 to drop does not exist"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        lsuv_onnx_edits ed = {{&cases[c].t, 1, &cases[c].ren, 1, &cases[c].drop, 1}cases[c].t, 1, &cases[c].ren, 1, &cases[c].drop, 1, NULL, NULL};
+        lsuv_onnx_edits ed = {&cases[c].t, 1, &cases[c].ren, 1, &cases[c].drop, 1, NULL, NULL};
         char err[512] = "";
         expect_error(lsuv_onnx_write(m, &ed, tpath("bad.onnx"), err, sizeof err), cases[c].st, err, cases[c].needle);
         cr_expect(!file_exists(tpath("bad.onnx")), "case %zu: no output file", c);
