@@ -94,3 +94,34 @@ Test(context, status_strings_name_every_status)
     cr_assert_eq(lsuv_version_number(), LSUV_VERSION_NUMBER);
     cr_assert_str_eq(lsuv_version_string(), LSUV_VERSION_STRING);
 }
+
+/* The variables that force kernel variants are read once, when the context is created:
+ * later changes do not reach a live context, and unknown values choose by the device. */
+Test(context, tuning_variables_are_read_at_creation)
+{
+    setenv("LSUV_GEMM_KERNEL", "direct", 1);
+    setenv("LSUV_GEMM_MAX_GROUPS", "3", 1);
+    setenv("LSUV_MGS_KERNEL", "gpu", 1);
+    lsuv_context *ctx = test_context();
+    setenv("LSUV_GEMM_KERNEL", "fastest", 1);
+    setenv("LSUV_GEMM_MAX_GROUPS", "12x", 1);
+    setenv("LSUV_MGS_KERNEL", "cpu", 1);
+    cr_assert_eq(ctx->tuning.gemm_kernel, LSUV_GEMM_DIRECT);
+    cr_assert_eq(ctx->tuning.gemm_max_groups, 3);
+    cr_assert_eq(ctx->tuning.mgs_kernel, LSUV_MGS_GPU);
+    lsuv_context *later = test_context();
+    cr_assert_eq(later->tuning.gemm_kernel, LSUV_GEMM_AUTO, "unknown kernel name");
+    cr_assert_eq(later->tuning.gemm_max_groups, 0, "'12x' is not a number");
+    cr_assert_eq(later->tuning.mgs_kernel, LSUV_MGS_CPU);
+    lsuv_context_destroy(later);
+    unsetenv("LSUV_GEMM_KERNEL");
+    setenv("LSUV_GEMM_MAX_GROUPS", "0", 1);
+    unsetenv("LSUV_MGS_KERNEL");
+    later = test_context();
+    cr_assert_eq(later->tuning.gemm_kernel, LSUV_GEMM_AUTO);
+    cr_assert_eq(later->tuning.gemm_max_groups, 0, "0 means no cap");
+    cr_assert_eq(later->tuning.mgs_kernel, LSUV_MGS_AUTO);
+    lsuv_context_destroy(later);
+    cr_assert_eq(ctx->tuning.gemm_kernel, LSUV_GEMM_DIRECT);
+    lsuv_context_destroy(ctx);
+}

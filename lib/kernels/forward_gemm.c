@@ -21,7 +21,9 @@ typedef struct gemm_push {
 } gemm_push;
 LSUV_PUSH_FITS(gemm_push);
 
-enum { KERNEL_AUTO, KERNEL_TILED, KERNEL_SUBGROUP, KERNEL_DIRECT };
+/* The variants, as LSUV_GEMM_KERNEL names them (ctx->tuning, read at context creation). */
+enum { KERNEL_AUTO = LSUV_GEMM_AUTO, KERNEL_TILED = LSUV_GEMM_TILED, KERNEL_SUBGROUP = LSUV_GEMM_SUBGROUP,
+       KERNEL_DIRECT = LSUV_GEMM_DIRECT };
 
 #define MAX_ELEMENTS 0x80000000ull /* index math is 32-bit unsigned: 2^31 keeps slack */
 
@@ -32,26 +34,11 @@ static int fits(const lsuv_buffer *b, uint64_t floats)
     return has_buffer(b) && b->size >= floats * sizeof(float);
 }
 
-static int forced_kernel(void)
-{
-    const char *e = getenv("LSUV_GEMM_KERNEL");
-    if (!e)
-        return KERNEL_AUTO;
-    if (strcmp(e, "tiled") == 0)
-        return KERNEL_TILED;
-    if (strcmp(e, "subgroup") == 0)
-        return KERNEL_SUBGROUP;
-    if (strcmp(e, "direct") == 0)
-        return KERNEL_DIRECT;
-    return KERNEL_AUTO;
-}
-
-static uint32_t capped(uint64_t n, uint32_t limit)
+static uint32_t capped(const lsuv_context *ctx, uint64_t n, uint32_t limit)
 {
     uint64_t cap = limit ? limit : 65535;
-    const char *e = getenv("LSUV_GEMM_MAX_GROUPS"); /* tests: exercise the shaders' tile loops */
-    if (e && atoi(e) > 0 && (uint64_t)atoi(e) < cap)
-        cap = (uint64_t)atoi(e);
+    if (ctx->tuning.gemm_max_groups && ctx->tuning.gemm_max_groups < cap) /* tests: the tile loops */
+        cap = ctx->tuning.gemm_max_groups;
     return n > cap ? (uint32_t)cap : n ? (uint32_t)n : 1;
 }
 
@@ -88,8 +75,8 @@ static lsuv_status record_gemm(lsuv_context *ctx, gemm_push *push, int conv, uin
         uint32_t spec[6] = {tm, tn, sg, nsg, conv ? 1u : 0u, sg * nsg};
         uint64_t row_tiles = (push->rows + tm * nsg - 1) / (tm * nsg);
         uint64_t col_tiles = (push->cols + sg * tn - 1) / (sg * tn);
-        return lsuv_dispatch(ctx, LSUV_SHADER_GEMM_SG, spec, 6, push, sizeof *push, capped(col_tiles, lim[0]),
-                             capped(row_tiles, lim[1]), capped(groups, lim[2]));
+        return lsuv_dispatch(ctx, LSUV_SHADER_GEMM_SG, spec, 6, push, sizeof *push, capped(ctx, col_tiles, lim[0]),
+                             capped(ctx, row_tiles, lim[1]), capped(ctx, groups, lim[2]));
     }
     /* tiled: 64 or 128 wide in each direction, the larger unless it pads much more */
     uint32_t tm = tile_cost(push->rows, 128, 8) <= tile_cost(push->rows, 64, 4) ? 8 : 4;
@@ -97,13 +84,13 @@ static lsuv_status record_gemm(lsuv_context *ctx, gemm_push *push, int conv, uin
     uint32_t spec[4] = {tm, tn, 8, conv ? 1u : 0u};
     uint64_t row_tiles = (push->rows + 16 * tm - 1) / (16 * tm);
     uint64_t col_tiles = (push->cols + 16 * tn - 1) / (16 * tn);
-    return lsuv_dispatch(ctx, LSUV_SHADER_GEMM, spec, 4, push, sizeof *push, capped(col_tiles, lim[0]),
-                         capped(row_tiles, lim[1]), capped(groups, lim[2]));
+    return lsuv_dispatch(ctx, LSUV_SHADER_GEMM, spec, 4, push, sizeof *push, capped(ctx, col_tiles, lim[0]),
+                         capped(ctx, row_tiles, lim[1]), capped(ctx, groups, lim[2]));
 }
 
 static int choose_kernel(const lsuv_context *ctx, int conv, uint32_t cols_per_group)
 {
-    int forced = forced_kernel();
+    int forced = (int)ctx->tuning.gemm_kernel;
     if (forced == KERNEL_DIRECT && !conv)
         forced = KERNEL_AUTO;
     if (forced == KERNEL_SUBGROUP && !subgroup_kernel_ok(ctx))
@@ -238,7 +225,7 @@ lsuv_status lsuv_k_conv2d(lsuv_context *ctx, const lsuv_conv2d_params *p, const 
         uint32_t tw = ctx->info.type == LSUV_DEVICE_CPU ? 8 : 4;
         uint64_t items = (uint64_t)q.batch * q.out_h * q.out_channels * ((q.out_w + tw - 1) / tw);
         return lsuv_dispatch(ctx, LSUV_SHADER_CONV2D, &tw, 1, &push, sizeof push,
-                             capped((items + 255) / 256, ctx->info.max_workgroup_count[0]), 1, 1);
+                             capped(ctx, (items + 255) / 256, ctx->info.max_workgroup_count[0]), 1, 1);
     }
     return record_gemm(ctx, &push, 1, q.groups, kernel);
 }

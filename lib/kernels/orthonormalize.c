@@ -24,14 +24,13 @@
  *    takes rows too long for that; mgs_copy_sg. These kernels need rows padded to 16
  *    floats (2 * subgroup size if more) and 16-byte aligned: the work is done on a padded
  *    copy when the matrix is not so already (mgs_sweep_sg alone takes any rows).
- * LSUV_MGS_KERNEL=gpu|cpu forces a set (tests use it to cover both on one device).
+ * LSUV_MGS_KERNEL=gpu|cpu (read at context creation) forces a set (tests use it to cover
+ * both on one device).
  *
  * Rank deficiency: a row whose remaining squared norm is exactly zero (or below FLT_MIN)
  * is left as a zero row and removes nothing from later rows; a numerically dependent row
  * whose remainder is rounding noise is normalized, and the second round makes it a unit
  * vector orthogonal to the others (the result then completes the basis). No NaN either way. */
-#include <stdlib.h>
-#include <string.h>
 
 #include "kernels/kernels.h"
 
@@ -90,14 +89,9 @@ static int cpu_kernels_ok(const lsuv_context *ctx)
 
 static int use_cpu_kernels(const lsuv_context *ctx)
 {
-    const char *e = getenv("LSUV_MGS_KERNEL");
-    if (e && strcmp(e, "gpu") == 0)
+    if (ctx->tuning.mgs_kernel == LSUV_MGS_GPU || !cpu_kernels_ok(ctx))
         return 0;
-    if (!cpu_kernels_ok(ctx))
-        return 0;
-    if (e && strcmp(e, "cpu") == 0)
-        return 1;
-    return ctx->info.type == LSUV_DEVICE_CPU;
+    return ctx->tuning.mgs_kernel == LSUV_MGS_CPU || ctx->info.type == LSUV_DEVICE_CPU;
 }
 
 /* ---- GPU kernel set */

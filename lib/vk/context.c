@@ -321,6 +321,32 @@ static lsuv_status create_device(lsuv_context *ctx)
     return LSUV_OK;
 }
 
+/* The variables that force kernel variants (see lsuv_tuning), read once per context. */
+static lsuv_tuning read_tuning(void)
+{
+    lsuv_tuning t = {LSUV_GEMM_AUTO, 0, LSUV_MGS_AUTO};
+    const char *e = getenv("LSUV_GEMM_KERNEL");
+    if (e && strcmp(e, "tiled") == 0)
+        t.gemm_kernel = LSUV_GEMM_TILED;
+    else if (e && strcmp(e, "subgroup") == 0)
+        t.gemm_kernel = LSUV_GEMM_SUBGROUP;
+    else if (e && strcmp(e, "direct") == 0)
+        t.gemm_kernel = LSUV_GEMM_DIRECT;
+    e = getenv("LSUV_GEMM_MAX_GROUPS");
+    if (e && *e) {
+        char *end;
+        unsigned long v = strtoul(e, &end, 10);
+        if (*end == '\0' && v > 0 && v <= UINT32_MAX)
+            t.gemm_max_groups = (uint32_t)v;
+    }
+    e = getenv("LSUV_MGS_KERNEL");
+    if (e && strcmp(e, "gpu") == 0)
+        t.mgs_kernel = LSUV_MGS_GPU;
+    else if (e && strcmp(e, "cpu") == 0)
+        t.mgs_kernel = LSUV_MGS_CPU;
+    return t;
+}
+
 lsuv_status lsuv_context_create(const lsuv_context_options *options, lsuv_context **out, char *err,
                                 size_t err_size)
 {
@@ -338,6 +364,7 @@ lsuv_status lsuv_context_create(const lsuv_context_options *options, lsuv_contex
         copy_error(err, err_size, "out of host memory");
         return LSUV_ERROR_OUT_OF_HOST_MEMORY;
     }
+    ctx->tuning = read_tuning();
     lsuv_status st = open_instance(ctx);
     if (st == LSUV_OK)
         st = choose_device(ctx, options);

@@ -51,6 +51,25 @@ typedef struct lsuv_pipeline_entry {
     VkPipeline pipeline;
 } lsuv_pipeline_entry;
 
+/* Kernel variants forced for testing and benchmarking, read from the environment once,
+ * when the context is created (context.c), so that dispatches read no variables:
+ * LSUV_GEMM_KERNEL=tiled|subgroup|direct, LSUV_GEMM_MAX_GROUPS=n (caps each grid
+ * dimension of the GEMM/conv kernels so their tile loops run on small problems too) and
+ * LSUV_MGS_KERNEL=gpu|cpu. Any other value means "chosen by the device". Tests that switch
+ * variants within one context set the fields directly. */
+typedef enum lsuv_gemm_kernel {
+    LSUV_GEMM_AUTO = 0,
+    LSUV_GEMM_TILED,
+    LSUV_GEMM_SUBGROUP,
+    LSUV_GEMM_DIRECT
+} lsuv_gemm_kernel;
+typedef enum lsuv_mgs_kernel { LSUV_MGS_AUTO = 0, LSUV_MGS_GPU, LSUV_MGS_CPU } lsuv_mgs_kernel;
+typedef struct lsuv_tuning {
+    lsuv_gemm_kernel gemm_kernel;
+    uint32_t gemm_max_groups; /* 0: the device's limit */
+    lsuv_mgs_kernel mgs_kernel;
+} lsuv_tuning;
+
 struct lsuv_context {
     lsuv_vk_loader loader;
     lsuv_vk_instance_table vki;
@@ -62,6 +81,7 @@ struct lsuv_context {
     uint32_t queue_family;
     lsuv_device_info info;
     VkPhysicalDeviceMemoryProperties memory_properties;
+    lsuv_tuning tuning;         /* read once at creation (context.c) */
 
     /* memory (memory.c) */
     lsuv_block *blocks;
