@@ -131,11 +131,20 @@ typedef struct lsuv_data {
     int ndim;
     int64_t dims[3];
     float *values;  /* n * prod(dims), C order */
+    /* NULL, or what loading lost converting to float32 ("x.npy: float64 values converted to
+     * float32: 12 of 784 rounded ..."), for the caller to show: the library never prints.
+     * It lives in the data's own allocation (valid until lsuv_data_free). A field at the
+     * END rather than a call: the struct is plain and callers may fill one themselves ({0}
+     * leaves it NULL), and every earlier field keeps its offset, so code built against the
+     * older header still works. */
+    const char *note;
 } lsuv_data;
 
-/* Reads float32 .npy (C order, N x C x H x W or N x F) or IDX (MNIST / Fashion-MNIST
- * images, plain or gzip; uint8 scaled to [0,1], shape N x 1 x H x W). The kind is told
- * by the file's content, not its name. */
+/* Reads .npy (N x C x H x W or N x F; float16/32/64, signed or unsigned integers, uint8
+ * or bool; either byte order; C or Fortran order: converted to float32 in C order, a
+ * precision loss told in ->note) or IDX (MNIST / Fashion-MNIST images, plain or gzip;
+ * uint8 scaled to [0,1], shape N x 1 x H x W). The kind is told by the file's content,
+ * not its name. */
 LSUV_API lsuv_status lsuv_data_load(lsuv_context *ctx, const char *path, lsuv_data **out);
 /* n samples of unit Gaussian noise of the given shape, from (seed), reproducibly. */
 LSUV_API lsuv_status lsuv_data_gaussian(lsuv_context *ctx, int64_t n, int ndim, const int64_t *dims,

@@ -272,36 +272,244 @@ Test(formats, npy_v2_v3_and_header_variants)
     }
 }
 
-Test(formats, npy_wrong_dtype_and_order)
+/* Refused: what cannot be data. Complex, object, strings, dates, long double, structured:
+ * each with the message naming the dtype. */
+Test(formats, npy_refused_dtypes)
 {
-    double d[6] = { 0 };
-    const char *p = tpath("f8.npy");
-    write_npy_raw(p, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }\n", d, sizeof d);
-    expect_npy_fail(p, "dtype '<f8' is not float32");
-    float f[6] = { 0 };
-    p = tpath("be.npy");
-    write_npy_raw(p, 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }\n", f, sizeof f);
-    expect_npy_fail(p, "'>f4' is big-endian");
-    p = tpath("i4.npy");
-    write_npy_raw(p, 1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }\n", f, sizeof f);
-    expect_npy_fail(p, "dtype '<i4' is not float32");
-    p = tpath("rec.npy");
-    write_npy_raw(p, 1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2, 3), }\n", f,
-                  sizeof f);
+    double d[12] = { 0 };
+    static const char *const refused[] = { "<c8", "<c16", "|O", "|O8", "<U3", "|S4", "<M8[s]", "<m8", "<f16",
+                                           "<f3", ">i3", "<b2", "f4", "<V4", "<" };
+    for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+        const char *p = tpath("refused%zu.npy", k);
+        char dict[128];
+        snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (2, 3), }\n", refused[k]);
+        write_npy_raw(p, 1, dict, d, sizeof d);
+        char want[64];
+        snprintf(want, sizeof want, "dtype '%s' is not float32", refused[k]);
+        expect_npy_fail(p, want);
+    }
+    const char *p = tpath("rec.npy");
+    write_npy_raw(p, 1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2, 3), }\n", d, 24);
     expect_npy_fail(p, "structured");
-    p = tpath("fortran.npy");
-    write_npy_raw(p, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }\n", f, sizeof f);
-    expect_npy_fail(p, "fortran_order is True");
 
     /* Through the public API the message reaches the context. */
     lsuv_context *ctx = test_context();
     lsuv_data *data = (lsuv_data *)1;
-    p = tpath("f8.npy");
+    p = tpath("refused0.npy");
     cr_assert_eq(lsuv_data_load(ctx, p, &data), LSUV_ERROR_FORMAT);
     cr_assert_null(data);
-    assert_contains(lsuv_context_last_error(ctx), "f8.npy: dtype '<f8' is not float32");
+    assert_contains(lsuv_context_last_error(ctx), "refused0.npy: dtype '<c8' is not float32");
     cr_assert_eq(lsuv_data_load(NULL, p, &data), LSUV_ERROR_FORMAT, "a NULL context still gets the status");
     lsuv_context_destroy(ctx);
+}
+
+/* Writes value v as `size` bytes, little- or big-endian, independent of the host. */
+static void put_bytes(unsigned char *dst, uint64_t v, int size, int big)
+{
+    for (int b = 0; b < size; b++)
+        dst[big ? size - 1 - b : b] = (unsigned char)(v >> (8 * b));
+}
+
+/* half bits -> value, all exact: normals, subnormals, signed zero, extremes, Inf, NaN */
+static const struct {
+    uint16_t bits;
+    double value;
+} halves[] = {
+    { 0x3c00, 1.0 },           { 0xc000, -2.0 },       { 0x7bff, 65504.0 },       { 0x0001, 0x1p-24 },
+    { 0x03ff, 1023 * 0x1p-24 }, { 0x0400, 0x1p-14 },     { 0x8000, -0.0 },          { 0x3555, 0.333251953125 },
+    { 0x7c00, INFINITY },      { 0xfc00, -INFINITY },  { 0xb800, -0.5 },          { 0x5640, 100.0 },
+    { 0x7e00, NAN },
+};
+
+typedef struct dtype_case {
+    char kind;
+    int size;
+} dtype_case;
+
+/* A value for element i of dtype c, as the double it stands for; *bits is what goes to
+ * the file. Integer and float64 cases include values float32 cannot hold exactly. */
+static double make_value(const dtype_case *c, test_rng *r, size_t i, uint64_t *bits)
+{
+    double u = test_rng_uniform(r);
+    switch (c->kind) {
+    case 'b': *bits = u < 0.5; return (double)*bits;
+    case 'f':
+        if (c->size == 2) {
+            size_t k = (i * 7 + (size_t)(u * 13)) % (sizeof halves / sizeof halves[0]);
+            *bits = halves[k].bits;
+            return halves[k].value;
+        }
+        if (c->size == 4) {
+            float f = (float)(test_rng_normal(r) * 3.0);
+            uint32_t b;
+            memcpy(&b, &f, 4);
+            *bits = b;
+            return f;
+        } else {
+            double v = i % 5 == 0 ? (double)(int)(u * 100) : test_rng_normal(r) * 3.0; /* some exact */
+            if (i == 3)
+                v = 1e300; /* beyond float32: Inf */
+            memcpy(bits, &v, 8);
+            return v;
+        }
+    case 'u': {
+        uint64_t max = c->size == 8 ? UINT64_MAX : (UINT64_C(1) << (8 * c->size)) - 1;
+        uint64_t v = i % 3 ? (uint64_t)(u * 200) : max - (uint64_t)(u * (double)(max / 4)) * (i % 2);
+        *bits = v;
+        return (double)v; /* the double may round for uint64, so may (float)v: same value */
+    }
+    default: {
+        int64_t max = c->size == 8 ? INT64_MAX : (INT64_C(1) << (8 * c->size - 1)) - 1;
+        int64_t v = i % 3 ? (int64_t)(u * 200) - 100 : (i % 2 ? max : -max - 1) + (int64_t)(u * 50) * (i % 2 ? -1 : 1);
+        *bits = (uint64_t)v;
+        return (double)v;
+    }
+    }
+}
+
+/* The float32 a value must become: float16/32 as they are, others rounded to nearest. */
+static float expected_float(const dtype_case *c, uint64_t bits, double v)
+{
+    if (c->kind == 'u' && c->size == 8)
+        return (float)bits; /* straight from the integer: no double rounding */
+    if (c->kind == 'i' && c->size == 8)
+        return (float)(int64_t)bits;
+    return (float)v;
+}
+
+static int exact_in_float(const dtype_case *c, uint64_t bits, double v)
+{
+    if (c->kind == 'f')
+        return c->size < 8 || isnan(v) || (double)(float)v == v || isinf((float)v);
+    uint64_t m = bits;
+    if (c->kind == 'i' && (int64_t)(bits << (64 - 8 * c->size)) < 0) /* negative: magnitude */
+        m = (uint64_t)0 - (uint64_t)((int64_t)(bits << (64 - 8 * c->size)) >> (64 - 8 * c->size));
+    while (m && !(m & 1))
+        m >>= 1;
+    return m < (1u << 24);
+}
+
+/* Every dtype in both byte orders and both memory orders, odd shapes: each value equals the
+ * reference bit for bit (NaN as NaN), in C order, and the note counts exactly the values
+ * float32 could not hold. */
+Test(formats, npy_dtypes_orders_conversions)
+{
+    static const dtype_case cases[] = {
+        { 'f', 2 }, { 'f', 4 }, { 'f', 8 }, { 'i', 1 }, { 'i', 2 }, { 'i', 4 }, { 'i', 8 },
+        { 'u', 1 }, { 'u', 2 }, { 'u', 4 }, { 'u', 8 }, { 'b', 1 },
+    };
+    static const int64_t shapes[][5] = { { 2, 3, 7 }, { 3, 2, 3, 5 }, { 4, 3, 1, 5, 2 }, { 2, 1, 1 } };
+    int files = 0;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int big = 0; big < 2; big++)
+            for (int fortran = 0; fortran < 2; fortran++)
+                for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+                    const dtype_case *c = &cases[ci];
+                    int ndim = (int)shapes[si][0];
+                    const int64_t *shape = shapes[si] + 1;
+                    size_t n = 1;
+                    for (int k = 0; k < ndim; k++)
+                        n *= (size_t)shape[k];
+                    test_rng r = { 1000 + ci * 31 + (size_t)big * 7 + (size_t)fortran * 3 + si };
+                    double *ref = malloc(n * sizeof *ref);
+                    uint64_t *bits = malloc(n * sizeof *bits);
+                    size_t lossy = 0;
+                    for (size_t i = 0; i < n; i++) { /* i: C-order index */
+                        ref[i] = make_value(c, &r, i, &bits[i]);
+                        lossy += !exact_in_float(c, bits[i], ref[i]);
+                    }
+                    /* The file holds element (i0, i1, ...) at its C or Fortran position. */
+                    unsigned char *buf = malloc(n * (size_t)c->size);
+                    for (size_t i = 0; i < n; i++) {
+                        size_t rem = i, fpos = 0, fstride = 1;
+                        int64_t idx[4];
+                        for (int k = ndim - 1; k >= 0; k--) {
+                            idx[k] = (int64_t)(rem % (size_t)shape[k]);
+                            rem /= (size_t)shape[k];
+                        }
+                        for (int k = 0; k < ndim; k++) {
+                            fpos += (size_t)idx[k] * fstride;
+                            fstride *= (size_t)shape[k];
+                        }
+                        put_bytes(buf + (fortran ? fpos : i) * (size_t)c->size, bits[i], c->size, big);
+                    }
+                    char shape_txt[64], dict[160];
+                    size_t len = (size_t)snprintf(shape_txt, sizeof shape_txt, "(");
+                    for (int k = 0; k < ndim; k++)
+                        len += (size_t)snprintf(shape_txt + len, sizeof shape_txt - len, "%s%lld", k ? ", " : "",
+                                                (long long)shape[k]);
+                    snprintf(shape_txt + len, sizeof shape_txt - len, ")");
+                    snprintf(dict, sizeof dict, "{'descr': '%c%c%d', 'fortran_order': %s, 'shape': %s, }\n",
+                             c->size == 1 ? '|' : big ? '>' : '<', c->kind, c->size, fortran ? "True" : "False",
+                             shape_txt);
+                    const char *p = tpath("dt_%c%d_%d_%d_%zu.npy", c->kind, c->size, big, fortran, si);
+                    write_npy_raw(p, 1, dict, buf, n * (size_t)c->size);
+                    lsuv_host_array a;
+                    char err[1024] = "";
+                    cr_assert_eq(lsuv_npy_read(p, &a, err, sizeof err), LSUV_OK, "%s: %s", dict, err);
+                    cr_assert_eq(a.ndim, ndim);
+                    for (int k = 0; k < ndim; k++)
+                        cr_assert_eq(a.shape[k], shape[k]);
+                    for (size_t i = 0; i < n; i++) {
+                        float want = expected_float(c, bits[i], ref[i]);
+                        if (isnan(want))
+                            cr_assert(isnan(a.data[i]), "%s element %zu: %g, wanted NaN", dict, i, a.data[i]);
+                        else
+                            cr_assert(memcmp(&a.data[i], &want, 4) == 0, "%s element %zu: %.9g, wanted %.9g", dict, i,
+                                      a.data[i], want);
+                    }
+                    int overflow = c->kind == 'f' && c->size == 8 && n > 3; /* element 3 is 1e300 */
+                    if (lossy || overflow) {
+                        char want_note[64];
+                        snprintf(want_note, sizeof want_note, "%zu of %zu rounded", lossy, n);
+                        if (overflow)
+                            assert_contains(a.note, "1 beyond float32's range became Inf");
+                        if (lossy)
+                            assert_contains(a.note, want_note);
+                        else
+                            cr_assert_null(strstr(a.note, "rounded"), "%s", a.note);
+                        assert_contains(a.note, p);
+                    } else {
+                        cr_assert_str_empty(a.note, "%s: note \"%s\" for a lossless conversion", dict, a.note);
+                    }
+                    /* from memory: the same result */
+                    size_t flen;
+                    unsigned char *raw = read_bytes(p, &flen);
+                    lsuv_host_array m;
+                    cr_assert_eq(lsuv_npy_read_memory(raw, flen, "mem", &m, err, sizeof err), LSUV_OK, "%s", err);
+                    cr_assert_eq(memcmp(m.data, a.data, n * 4), 0, "%s: memory and file reads differ", dict);
+                    free(m.data);
+                    free(raw);
+                    free(a.data);
+                    free(buf);
+                    free(bits);
+                    free(ref);
+                    files++;
+                }
+    cr_assert_eq(files, 12 * 2 * 2 * 4);
+}
+
+/* The public API hands the note to the caller (and prints nothing itself). */
+Test(formats, data_load_conversion_note)
+{
+    double v[2 * 5];
+    for (int i = 0; i < 10; i++)
+        v[i] = i == 4 ? 0.1 : i * 0.25; /* 0.1 is not a float; the others are */
+    const char *p = tpath("f8.npy");
+    write_npy_raw(p, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 5), }\n", v, sizeof v);
+    lsuv_data *d = NULL;
+    cr_assert_eq(lsuv_data_load(NULL, p, &d), LSUV_OK);
+    cr_assert_not_null(d->note);
+    assert_contains(d->note, "f8.npy: float64 values converted to float32: 1 of 10 rounded");
+    cr_assert_eq(d->values[4], 0.1f);
+    cr_assert_eq(d->values[9], 2.25f);
+    lsuv_data_free(d);
+    for (int i = 0; i < 10; i++)
+        v[i] = i * 0.25;
+    write_npy_raw(p, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 5), }\n", v, sizeof v);
+    cr_assert_eq(lsuv_data_load(NULL, p, &d), LSUV_OK);
+    cr_assert_null(d->note, "lossless float64 got a note: %s", d->note);
+    lsuv_data_free(d);
 }
 
 Test(formats, npy_dimensions_refused)
@@ -1235,5 +1443,36 @@ Test(formats, numpy_interop)
     write_lit(script, check_st);
     snprintf(cmd, sizeof cmd, "%s '%s' '%s' '%s'", py, script, st, b);
     cr_assert_eq(system(cmd), 0, "python could not read our safetensors: %s", cmd);
+
+    /* numpy's own files of every accepted dtype, byte order and memory order, each beside
+     * numpy's float32 C-order conversion of it: ours must match bit for bit. */
+    const char *gen = tpath("gen_dtypes.py");
+    static const char gen_py[] =
+        "import sys, numpy as np\n"
+        "rng = np.random.default_rng(7)\n"
+        "base = rng.standard_normal((3, 5, 7)) * 1000\n"
+        "kinds = ['<f8', '>f8', '<f2', '>f2', '>f4', '<i8', '>i4', '<i2', '|i1', '<u8', '>u4', '<u2', '|u1', '|b1']\n"
+        "for k, dt in enumerate(kinds):\n"
+        "    x = base.astype(dt) if dt[1] in 'f' else (base if dt[1] == 'i' else np.abs(base)).astype(dt)\n"
+        "    if dt == '|b1': x = base > 0\n"
+        "    for order in 'CF':\n"
+        "        np.save('%s/np_%d_%s.npy' % (sys.argv[1], k, order), np.asarray(x, order=order))\n"
+        "    np.save('%s/np_%d_ref.npy' % (sys.argv[1], k), np.ascontiguousarray(x.astype('<f4')))\n";
+    write_lit(gen, gen_py);
+    snprintf(cmd, sizeof cmd, "%s '%s' '%s'", py, gen, tdir);
+    cr_assert_eq(system(cmd), 0, "numpy could not write the dtype files");
+    for (int k = 0; k < 14; k++) {
+        lsuv_host_array ref, got;
+        cr_assert_eq(lsuv_npy_read(tpath("np_%d_ref.npy", k), &ref, err, sizeof err), LSUV_OK, "%s", err);
+        for (int o = 0; o < 2; o++) {
+            cr_assert_eq(lsuv_npy_read(tpath("np_%d_%c.npy", k, "CF"[o]), &got, err, sizeof err), LSUV_OK, "%s", err);
+            cr_assert_eq(got.ndim, 3);
+            cr_assert_eq(got.shape[0] * 100 + got.shape[1] * 10 + got.shape[2], 357);
+            cr_assert_eq(memcmp(got.data, ref.data, 105 * 4), 0, "dtype file %d order %c differs from numpy's", k,
+                         "CF"[o]);
+            free(got.data);
+        }
+        free(ref.data);
+    }
     free(x.data);
 }

@@ -21,11 +21,17 @@ typedef struct lsuv_host_array {
     int ndim;
     int64_t shape[LSUV_MAX_DIMS];
     float *data; /* malloc'ed; free() it */
+    char note[256]; /* readers: "" or what the conversion to float32 lost (for the caller to show) */
 } lsuv_host_array;
 
-/* .npy v1/v2/v3, dtype '<f4' (or '|f4'/'=f4' on little-endian hosts), fortran_order False,
- * 2 <= ndim <= 4. Anything else is refused with LSUV_ERROR_FORMAT. */
+/* .npy v1/v2/v3, 2 <= ndim <= 4, dtype float16/32/64, int8..int64, uint8..uint64 or bool in
+ * either byte order ('<', '>', '|', '='), C or Fortran order; the result is float32 in C
+ * order. Values that float32 cannot hold exactly are rounded and counted in out->note.
+ * Complex, object, string, structured and other dtypes are refused (LSUV_ERROR_FORMAT). */
 lsuv_status lsuv_npy_read(const char *path, lsuv_host_array *out, char *err, size_t err_size);
+/* The same from memory (the fuzz target's way in); name stands for the path in messages. */
+lsuv_status lsuv_npy_read_memory(const void *bytes, size_t len, const char *name, lsuv_host_array *out,
+                                 char *err, size_t err_size);
 /* Writes a float32 C-order .npy (used by tests and the CLI), atomically. */
 lsuv_status lsuv_npy_write(const char *path, const lsuv_host_array *a, char *err, size_t err_size);
 

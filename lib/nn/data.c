@@ -1,4 +1,5 @@
-/* data.c - the public data API: load (.npy / IDX, told by content), Gaussian noise, standardize. */
+/* data.c - the public data API: load (.npy / IDX, told by content; conversion notes kept
+ * for the caller), Gaussian noise, standardize. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -86,10 +87,19 @@ lsuv_status lsuv_data_load(lsuv_context *ctx, const char *path, lsuv_data **out)
                              i == 0 ? "the file holds no samples" : "the samples are empty");
         }
     }
-    lsuv_data *d = calloc(1, sizeof *d);
-    if (!d) {
+    /* the note lives in the same allocation, so lsuv_data_free stays one free() */
+    struct data_with_note {
+        lsuv_data d;
+        char note[sizeof a.note];
+    } *dn = calloc(1, sizeof *dn);
+    if (!dn) {
         free(a.data);
         return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
+    }
+    lsuv_data *d = &dn->d;
+    if (a.note[0]) {
+        memcpy(dn->note, a.note, sizeof a.note);
+        d->note = dn->note;
     }
     d->n = a.shape[0];
     d->ndim = a.ndim - 1;
