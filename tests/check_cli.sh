@@ -74,5 +74,13 @@ if [ -f "$data" ]; then
 else
     echo "skip init on real data: $data missing (apt-get install dataset-fashion-mnist)"
 fi
+# numpy's default dtype (float64) is taken, and what float32 rounds is said on stderr
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    /usr/bin/python3 -c "import numpy as np; np.save('$tmp/f8.npy', np.random.default_rng(1).standard_normal((32, 784)))"
+    check init_float64 0 "$tool" init --model mlp20 --data "$tmp/f8.npy" -o "$tmp/f8.safetensors"
+    expect init_float64 "$tmp/err" "note: .*f8.npy: float64 values converted to float32: [0-9]* of 25088 rounded"
+else
+    echo "skip init_float64: no numpy"
+fi
 [ "$fails" -eq 0 ] && echo "all CLI checks passed"
 exit "$fails"

@@ -186,6 +186,12 @@ int cli_error(int code, const char *fmt, ...)
     return code;
 }
 
+void cli_data_note(const lsuv_data *data)
+{
+    if (data && data->note)
+        fprintf(stderr, "lsuv-vk: note: %s\n", data->note);
+}
+
 int cli_context(const char *device, lsuv_context **ctx)
 {
     lsuv_context_options o;

@@ -76,6 +76,9 @@ enum { CLI_OPT_HELP = 0x100, CLI_OPT_MODEL, CLI_OPT_DEVICE, CLI_OPT_ACT, CLI_OPT
 
 /* Prints "lsuv-vk: <message>" to stderr and returns code (2 usage, 1 failure). */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints what loading the data lost converting to float32 (lsuv_data.note), if anything,
+ * on stderr: every command that loads a user's data calls it after lsuv_data_load. */
+void cli_data_note(const lsuv_data *data);
 /* Opens a context on --device (index or name substring, may be NULL). */
 int cli_context(const char *device, lsuv_context **ctx);
 

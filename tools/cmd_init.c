@@ -12,7 +12,8 @@ static const char init_usage[] =
     "                    [--center] [--standardize] [--keep-weights] [--device D]\n"
     "\n"
     "  --model NAME     %s\n"
-    "  --data FILE      float32 .npy (N x F or N x C x H x W) or IDX images (plain or .gz);\n"
+    "  --data FILE      .npy (N x F or N x C x H x W; float, integer or bool, any byte or memory\n"
+    "                   order: converted to float32) or IDX images (plain or .gz);\n"
     "                   samples whose size matches the model's input are reshaped to it\n"
     "  --batches K      K batches, a fresh one per try, round-robin (default 1: one fixed batch)\n"
     "  --batch N        samples per batch (default: all samples / K)\n"
@@ -127,6 +128,7 @@ static int init_run(const cli_args *a)
         rc = cli_error(1, "init: %s", lsuv_context_last_error(ctx));
         goto done;
     }
+    cli_data_note(data);
     int64_t want = 1, have = 1;
     for (int i = 0; i < ndim; i++)
         want *= dims[i];
