@@ -777,6 +777,53 @@ Test(formats, idx_plain_and_gzip)
     lsuv_context_destroy(ctx);
 }
 
+/* Memory and file readers share one decoder: same floats for plain, gzip and a gzip file
+ * of two concatenated members (as `cat a.gz b.gz` makes); a cut stream fails in memory too. */
+Test(formats, idx_memory_and_gzip_members)
+{
+    unsigned char head[16] = { 0, 0, 8, 3, 0, 0, 0, 7, 0, 0, 0, 5, 0, 0, 0, 3 };
+    unsigned char px[105];
+    test_rng r = { 21 };
+    for (int i = 0; i < 105; i++)
+        px[i] = (unsigned char)test_rng_int(&r, 0, 255);
+    const char *p1 = tpath("m1.gz"), *p2 = tpath("m2.gz"), *pc = tpath("cat.gz"), *pp = tpath("plain.idx");
+    write_idx(p1, 1, head, 16, px, 40);
+    write_idx(p2, 1, px + 40, 65, NULL, 0);
+    write_idx(pp, 0, head, 16, px, 105);
+    size_t l1, l2;
+    unsigned char *b1 = read_bytes(p1, &l1), *b2 = read_bytes(p2, &l2);
+    unsigned char *cat = malloc(l1 + l2 + 3);
+    memcpy(cat, b1, l1);
+    memcpy(cat + l1, b2, l2);
+    write_bytes(pc, cat, l1 + l2);
+    const char *paths[] = { pp, pc };
+    for (int k = 0; k < 2; k++) {
+        lsuv_host_array f, m;
+        char err[1024] = "";
+        cr_assert_eq(lsuv_idx_read(paths[k], &f, err, sizeof err), LSUV_OK, "%s", err);
+        size_t len;
+        unsigned char *raw = read_bytes(paths[k], &len);
+        cr_assert_eq(lsuv_idx_read_memory(raw, len, "mem", &m, err, sizeof err), LSUV_OK, "%s", err);
+        cr_assert_eq(f.ndim, 4);
+        cr_assert_eq(m.shape[0] * 1000 + m.shape[2] * 10 + m.shape[3], 7053);
+        for (int i = 0; i < 105; i++) {
+            cr_assert_eq(f.data[i], (float)px[i] / 255.0f, "file %d pixel %d", k, i);
+            cr_assert_eq(m.data[i], f.data[i], "memory %d pixel %d", k, i);
+        }
+        free(f.data);
+        free(m.data);
+        free(raw);
+    }
+    lsuv_host_array m;
+    char err[1024] = "";
+    cr_assert_eq(lsuv_idx_read_memory(cat, l1 + l2 - 5, "cut", &m, err, sizeof err), LSUV_ERROR_FORMAT);
+    assert_contains(err, "cut: ");
+    cr_assert_null(m.data);
+    free(cat);
+    free(b1);
+    free(b2);
+}
+
 static void expect_idx_fail(const char *path, const char *needle)
 {
     lsuv_host_array a;

@@ -39,6 +39,9 @@ lsuv_status lsuv_npy_write(const char *path, const lsuv_host_array *a, char *err
  * 1f 8b magic). Images (ndim 3: N x H x W) become N x 1 x H x W floats in [0,1];
  * ndim 2 (N x F) becomes N x F; ndim 1 (labels) is refused (not image data). */
 lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, size_t err_size);
+/* The same from memory (plain or gzip); name stands for the path in messages. */
+lsuv_status lsuv_idx_read_memory(const void *bytes, size_t len, const char *name, lsuv_host_array *out,
+                                 char *err, size_t err_size);
 
 /* True when the file starts like .npy / IDX (plain or gzip). */
 int lsuv_file_is_npy(const char *path);

@@ -27,75 +27,131 @@ static const char *idx_type_name(int t)
     }
 }
 
-/* Reads up to n bytes (any size: gzread takes an unsigned int). Returns the count read;
- * *failed is set on a zlib / system error (e.g. a gzip stream cut short). */
-static int64_t gz_read_all(gzFile gz, void *dst, uint64_t n, int *failed)
+/* Where the bytes come from: a file or memory, plain or gzip (told by the 1f 8b magic;
+ * concatenated gzip members are read as one stream, bytes after the last member that do
+ * not start another are ignored, as gzip(1) and zlib's gzread do). One decoder for both,
+ * so the fuzz target (memory) runs the same code as lsuv-vk (files). */
+typedef struct idx_src {
+    FILE *f;
+    const unsigned char *mem;
+    size_t mem_len, mem_pos;
+    int gzip, z_ready, z_done;
+    z_stream z;
+    const char *error; /* set once reading failed: zlib's or the system's message */
+    unsigned char in[1 << 16];
+} idx_src;
+
+static size_t raw_read(idx_src *s, unsigned char *dst, size_t n)
 {
-    *failed = 0;
-    unsigned char *p = dst;
-    uint64_t done = 0;
-    while (done < n) {
-        uint64_t left = n - done;
-        unsigned chunk = left > (1u << 30) ? (1u << 30) : (unsigned)left;
-        int r = gzread(gz, p + done, chunk);
-        if (r < 0) {
-            *failed = 1;
-            break;
-        }
-        if (r == 0)
-            break;
-        done += (uint64_t)r;
+    if (s->f) {
+        size_t r = fread(dst, 1, n, s->f);
+        if (r < n && ferror(s->f))
+            s->error = strerror(errno);
+        return r;
     }
-    /* A gzip stream cut short is only a "soft" Z_BUF_ERROR: gzread returns what it has. */
-    int code;
-    gzerror(gz, &code);
-    if (code != Z_OK)
-        *failed = 1;
-    return (int64_t)done;
+    size_t r = s->mem_len - s->mem_pos < n ? s->mem_len - s->mem_pos : n;
+    memcpy(dst, s->mem + s->mem_pos, r);
+    s->mem_pos += r;
+    return r;
 }
 
-static const char *gz_message(gzFile gz)
+/* Looks at the first bytes: gzip or plain. Returns 0 when out of memory. */
+static int src_open(idx_src *s)
 {
-    int code;
-    const char *m = gzerror(gz, &code);
-    if (code == Z_ERRNO)
-        return strerror(errno);
-    return m && *m ? m : "read error";
+    s->z.next_in = s->in;
+    s->z.avail_in = (uInt)raw_read(s, s->in, 2);
+    s->gzip = s->z.avail_in == 2 && s->in[0] == 0x1f && s->in[1] == 0x8b;
+    if (s->gzip) {
+        if (inflateInit2(&s->z, 15 + 16) != Z_OK) /* 16: gzip wrapper */
+            return 0;
+        s->z.next_in = s->in; /* inflateInit2 may reset next_in */
+        s->z.avail_in = 2;
+        s->z_ready = 1;
+    }
+    return 1;
 }
 
-lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, size_t err_size)
+static void src_close(idx_src *s)
 {
-    if (!path || !out)
-        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "idx: NULL argument");
-    memset(out, 0, sizeof *out);
+    if (s->z_ready)
+        inflateEnd(&s->z);
+}
 
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode))
-        return lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: is a directory", path);
-    gzFile gz = gzopen(path, "rb");
-    if (!gz)
-        return lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: cannot open: %s", path,
-                      errno ? strerror(errno) : "out of memory");
+/* Reads up to n bytes; returns the count. *failed is set when a read or decode failed
+ * (e.g. a gzip stream cut short: "unexpected end of file"). */
+static uint64_t src_read(idx_src *s, void *dst, uint64_t n, int *failed)
+{
+    unsigned char *out = dst;
+    uint64_t done = 0;
+    if (!s->gzip) {
+        size_t k = s->z.avail_in < n ? s->z.avail_in : (size_t)n; /* the sniffed bytes first */
+        memcpy(out, s->z.next_in, k);
+        s->z.next_in += k;
+        s->z.avail_in -= (uInt)k;
+        done = k;
+        if (done < n)
+            done += raw_read(s, out + done, (size_t)(n - done));
+    } else {
+        while (done < n && !s->z_done && !s->error) {
+            if (s->z.avail_in == 0) {
+                s->z.next_in = s->in;
+                s->z.avail_in = (uInt)raw_read(s, s->in, sizeof s->in);
+                if (s->z.avail_in == 0) {
+                    if (!s->error)
+                        s->error = "unexpected end of file";
+                    break;
+                }
+            }
+            uint64_t want = n - done;
+            s->z.next_out = out + done;
+            s->z.avail_out = want > (1u << 30) ? (1u << 30) : (uInt)want;
+            uInt before = s->z.avail_out;
+            int rc = inflate(&s->z, Z_NO_FLUSH);
+            done += before - s->z.avail_out;
+            if (rc == Z_STREAM_END) {
+                /* another member follows? */
+                if (s->z.avail_in == 0) {
+                    s->z.next_in = s->in;
+                    s->z.avail_in = (uInt)raw_read(s, s->in, sizeof s->in);
+                }
+                if (s->z.avail_in && s->z.next_in[0] == 0x1f)
+                    inflateReset(&s->z);
+                else
+                    s->z_done = 1;
+            } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+                s->error = s->z.msg ? s->z.msg : rc == Z_MEM_ERROR ? "out of memory" : "corrupt gzip data";
+            }
+        }
+    }
+    *failed = s->error != NULL;
+    return done;
+}
 
+static const char *src_message(const idx_src *s) { return s->error ? s->error : "read error"; }
+
+/* regular: the raw size is known (file_size) and bounds what the header may announce. */
+static lsuv_status idx_parse(idx_src *src, const char *path, int regular, uint64_t file_size, lsuv_host_array *out,
+                             char *err, size_t err_size)
+{
+    if (!src_open(src))
+        return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
     lsuv_status st = LSUV_OK;
     unsigned char *bytes = NULL;
     float *data = NULL;
     unsigned char head[4];
     int failed;
-    int64_t got = gz_read_all(gz, head, 4, &failed);
+    uint64_t got = src_read(src, head, 4, &failed);
     if (failed) {
         st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: cannot read the IDX header: %s", path,
-                    gz_message(gz));
+                    src_message(src));
         goto done;
     }
-    int gzipped = !gzdirect(gz);
+    int gzipped = src->gzip;
     const char *kind = gzipped ? "gzip-compressed " : "";
     if (got < 4 || head[0] != 0 || head[1] != 0 || !idx_type_name(head[2]) || head[3] == 0) {
         char hex[32] = "";
-        for (int64_t i = 0; i < got; i++)
-            snprintf(hex + (i ? 3 * i - 1 : 0), sizeof hex - 3 * (size_t)i, "%s%02x", i ? " " : "", head[i]);
+        for (uint64_t i = 0; i < got; i++)
+            snprintf(hex + (i ? 3 * i - 1 : 0), sizeof hex - 3 * i, "%s%02x", i ? " " : "", head[i]);
         st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: not an IDX file: %sdata starts with %s (expected 00 00 <type> <dims>)", path, kind,
                     got ? hex : "nothing");
@@ -114,11 +170,11 @@ lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, siz
         goto done;
     }
     unsigned char dimb[12];
-    got = gz_read_all(gz, dimb, (uint64_t)ndim * 4, &failed);
-    if (got != ndim * 4) {
+    got = src_read(src, dimb, (uint64_t)ndim * 4, &failed);
+    if (got != (uint64_t)ndim * 4) {
         st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: truncated IDX header (%d dimension sizes expected)%s%s", path, ndim,
-                    failed ? ": " : "", failed ? gz_message(gz) : "");
+                    failed ? ": " : "", failed ? src_message(src) : "");
         goto done;
     }
     uint64_t dims[3];
@@ -143,8 +199,7 @@ lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, siz
         goto done;
     }
     uint64_t header_bytes = 4 + 4 * (uint64_t)ndim;
-    uint64_t file_size = (uint64_t)sb.st_size;
-    if (S_ISREG(sb.st_mode)) {
+    if (regular) {
         /* Cheap checks before allocating: exact for plain files, a bound for gzip. */
         if (!gzipped && file_size < header_bytes + count) {
             st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
@@ -168,20 +223,20 @@ lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, siz
                     path, (unsigned long long)count);
         goto done;
     }
-    got = gz_read_all(gz, bytes, count, &failed);
-    if ((uint64_t)got != count) {
+    got = src_read(src, bytes, count, &failed);
+    if (got != count) {
         st =
             lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                    "%s: truncated %sIDX data: %llu bytes expected after the %llu-byte header, %lld found%s%s",
                    path, kind, (unsigned long long)count, (unsigned long long)header_bytes, (long long)got,
-                   failed ? ": " : "", failed ? gz_message(gz) : "");
+                   failed ? ": " : "", failed ? src_message(src) : "");
         goto done;
     }
     unsigned char extra;
-    got = gz_read_all(gz, &extra, 1, &failed);
+    got = src_read(src, &extra, 1, &failed);
     if (got != 0 || failed) {
         st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: %s after the %llu data bytes (offset %llu)", path,
-                    failed ? gz_message(gz) : "unexpected trailing bytes", (unsigned long long)count,
+                    failed ? src_message(src) : "unexpected trailing bytes", (unsigned long long)count,
                     (unsigned long long)(header_bytes + count));
         goto done;
     }
@@ -205,6 +260,48 @@ lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, siz
 done:
     free(bytes);
     free(data);
-    gzclose(gz);
+    src_close(src);
+    return st;
+}
+
+lsuv_status lsuv_idx_read(const char *path, lsuv_host_array *out, char *err, size_t err_size)
+{
+    if (!path || !out)
+        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "idx: NULL argument");
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return lsuv_format_error(err, err_size, LSUV_ERROR_IO, "%s: is a directory", path);
+    }
+    idx_src *src = calloc(1, sizeof *src); /* 64 KiB of input buffer: not on the stack */
+    if (!src) {
+        fclose(f);
+        return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory", path);
+    }
+    src->f = f;
+    int regular = S_ISREG(sb.st_mode);
+    lsuv_status st = idx_parse(src, path, regular, regular ? (uint64_t)sb.st_size : 0, out, err, err_size);
+    free(src);
+    fclose(f);
+    return st;
+}
+
+lsuv_status lsuv_idx_read_memory(const void *bytes, size_t len, const char *name, lsuv_host_array *out, char *err,
+                                 size_t err_size)
+{
+    if (!out || (!bytes && len))
+        return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "idx: NULL argument");
+    memset(out, 0, sizeof *out);
+    idx_src *src = calloc(1, sizeof *src);
+    if (!src)
+        return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "idx: out of host memory");
+    src->mem = bytes;
+    src->mem_len = len;
+    lsuv_status st = idx_parse(src, name ? name : "idx", 1, len, out, err, err_size);
+    free(src);
     return st;
 }
