@@ -1,7 +1,10 @@
 #version 460
 #extension GL_GOOGLE_include_directive : require
-// pool2d.comp - max / average 2D pooling, PyTorch semantics in floor mode: max ignores the
-// padding, average divides by kernel_h * kernel_w (count_include_pad=True).
+// pool2d.comp - max / average 2D pooling, PyTorch/ONNX semantics: max ignores the padding;
+// average divides by the window clipped to the padded input (kernel_h * kernel_w except
+// where a ceil-mode window runs past the end padding; count_include_pad=True) or, with
+// EXCLUDE_PAD, by the taps inside the input (count_include_pad=False, ONNX's default).
+// Begin pads are ph/pw; the padded input ends at eh/ew (in + end pad, asymmetric pads).
 // Two shapes of the same kernel (specialization constant REDUCE):
 //  - one invocation per output for small windows;
 //  - one workgroup per output for large windows (global pooling): the window is shared among
@@ -11,17 +14,19 @@
 layout(local_size_x_id = 2) in;
 layout(constant_id = 0) const bool MAXPOOL = true;
 layout(constant_id = 1) const bool REDUCE = false;
+layout(constant_id = 3) const bool EXCLUDE_PAD = false;
 layout(push_constant) uniform P {
     uvec2 x, y;
     uint total;                     // N * C * out_h * out_w
     uint in_h, in_w, out_h, out_w;
     uint kh, kw, sh, sw, ph, pw;
+    uint eh, ew;                    // in_h + end pad, in_w + end pad
 } p;
 
 #define NEG_INF uintBitsToFloat(0xff800000u)
 shared float red[256];
 
-struct Window { Floats x; uint h0, h1, w0, w1; };
+struct Window { Floats x; uint h0, h1, w0, w1; float count; };
 
 // input plane and clamped window [h0, h1) x [w0, w1) of output o
 Window window_of(uint o)
@@ -39,10 +44,14 @@ Window window_of(uint o)
     w.h1 = uint(min(hs + int(p.kh), int(p.in_h)));
     w.w0 = uint(max(ws, 0));
     w.w1 = uint(min(ws + int(p.kw), int(p.in_w)));
+    if (EXCLUDE_PAD)
+        w.count = float((w.h1 - w.h0) * (w.w1 - w.w0));
+    else
+        w.count = float((min(hs + int(p.kh), int(p.eh)) - hs) * (min(ws + int(p.kw), int(p.ew)) - ws));
     return w;
 }
 
-float finish(float acc) { return MAXPOOL ? acc : acc / float(p.kh * p.kw); }
+float finish(float acc, float count) { return MAXPOOL ? acc : acc / count; }
 
 void per_output()
 {
@@ -55,7 +64,7 @@ void per_output()
                 float v = w.x.v[h * p.in_w + c];
                 acc = MAXPOOL ? max(acc, v) : acc + v;
             }
-        Floats(p.y).v[o] = finish(acc);
+        Floats(p.y).v[o] = finish(acc, w.count);
     }
 }
 
@@ -97,7 +106,7 @@ void per_workgroup()
             barrier();
         }
         if (t == 0)
-            Floats(p.y).v[o] = finish(red[0]);
+            Floats(p.y).v[o] = finish(red[0], w.count);
         barrier();  // red is reused by the next output
     }
 }

@@ -42,6 +42,23 @@ void test_fill_normal(test_rng *r, float *x, size_t n, double mean, double std)
         x[i] = (float)(mean + std * test_rng_normal(r));
 }
 
+float *test_random_floats(test_rng *r, size_t n, double mean, double std)
+{
+    float *x = malloc(n * sizeof *x + 1);
+    cr_assert_not_null(x);
+    test_fill_normal(r, x, n, mean, std);
+    return x;
+}
+
+double *test_to_double(const float *x, size_t n)
+{
+    double *d = malloc(n * sizeof *d + 1);
+    cr_assert_not_null(d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i];
+    return d;
+}
+
 lsuv_buffer test_alloc_poisoned(lsuv_context *ctx, size_t n)
 {
     lsuv_buffer b;

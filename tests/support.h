@@ -20,6 +20,10 @@ double test_rng_uniform(test_rng *r);            /* [0,1) */
 double test_rng_normal(test_rng *r);             /* N(0,1) */
 int test_rng_int(test_rng *r, int lo, int hi);   /* inclusive */
 void test_fill_normal(test_rng *r, float *x, size_t n, double mean, double std);
+/* malloc'ed n floats of N(mean, std^2) (free it); fails the test when out of memory. */
+float *test_random_floats(test_rng *r, size_t n, double mean, double std);
+/* malloc'ed copy of x[0..n) as doubles (free it). */
+double *test_to_double(const float *x, size_t n);
 
 /* Device buffer of n floats, poisoned with NaN (the fill is recorded; submit runs it). */
 lsuv_buffer test_alloc_poisoned(lsuv_context *ctx, size_t n);

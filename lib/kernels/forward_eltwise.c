@@ -42,9 +42,17 @@ lsuv_status lsuv_k_affine_act(lsuv_context *ctx, const lsuv_buffer *x, const lsu
                               const lsuv_buffer *scale, const lsuv_buffer *shift,
                               lsuv_act_kind act, float param, const lsuv_buffer *slopes)
 {
+    return lsuv_k_affine_act2(ctx, x, y, count, channels, spatial, alpha, scale, shift, act, param, 0.0f, slopes);
+}
+
+lsuv_status lsuv_k_affine_act2(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y,
+                               uint64_t count, uint32_t channels, uint32_t spatial, float alpha,
+                               const lsuv_buffer *scale, const lsuv_buffer *shift, lsuv_act_kind act,
+                               float param, float param2, const lsuv_buffer *slopes)
+{
     if (!ctx)
         return LSUV_ERROR_INVALID_ARGUMENT;
-    if ((unsigned)act > LSUV_K_ACT_SILU)
+    if ((unsigned)act > LSUV_K_ACT_ERF)
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "affine_act: unknown activation %d", (int)act);
     if (count == 0 || channels == 0 || spatial == 0)
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
@@ -55,9 +63,11 @@ lsuv_status lsuv_k_affine_act(lsuv_context *ctx, const lsuv_buffer *x, const lsu
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "affine_act: count %llu is not a multiple of %u channels x %u",
                          (unsigned long long)count, channels, spatial);
-    if (!isfinite(alpha) || !isfinite(param))
-        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "affine_act: alpha %g / param %g not finite",
-                         (double)alpha, (double)param);
+    /* Clip's bounds may be infinite (no min or no max), nothing may be NaN */
+    int clip = act == LSUV_K_ACT_CLIP;
+    if (!isfinite(alpha) || (clip ? isnan(param) || isnan(param2) : !isfinite(param) || !isfinite(param2)))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "affine_act: alpha %g / params %g, %g not finite",
+                         (double)alpha, (double)param, (double)param2);
     if (!holds(x, count) || !holds(y, count))
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "affine_act: x or y is missing or holds fewer than %llu floats",
@@ -82,7 +92,7 @@ lsuv_status lsuv_k_affine_act(lsuv_context *ctx, const lsuv_buffer *x, const lsu
     struct {
         uint32_t x[2], y[2], scale[2], shift[2], slopes[2];
         uint32_t n, spatial, channels, s0, c0, dr, dqc;
-        float alpha, param;
+        float alpha, param, param2;
     } push;
     LSUV_PUSH_FITS(push);
     lsuv_push_address(push.scale, has_scale ? scale->address : 0);
@@ -92,6 +102,7 @@ lsuv_status lsuv_k_affine_act(lsuv_context *ctx, const lsuv_buffer *x, const lsu
     push.channels = channels;
     push.alpha = alpha;
     push.param = param;
+    push.param2 = param2;
     /* Chunks of at most 2^30 elements (whole rows in ROWS mode) keep the shader's indices in
      * 32 bits; the position of each chunk's first element is passed along. */
     uint64_t chunk = rows ? CHUNK / spatial * spatial : CHUNK;
@@ -166,14 +177,25 @@ int lsuv_pool2d_output_size(lsuv_pool2d_params *p)
     if (p->batch == 0 || p->channels == 0 || p->in_h == 0 || p->in_w == 0 || p->kernel_h == 0 ||
         p->kernel_w == 0 || p->stride_h == 0 || p->stride_w == 0)
         return 0;
-    /* PyTorch's rule: padding at most half the kernel, so every window sees real input */
-    if ((uint64_t)p->pad_h * 2 > p->kernel_h || (uint64_t)p->pad_w * 2 > p->kernel_w)
+    uint32_t eh = p->asymmetric ? p->pad_h_end : p->pad_h, ew = p->asymmetric ? p->pad_w_end : p->pad_w;
+    /* PyTorch's rule: padding at most half the kernel, so every window sees real input
+     * (ONNX SAME padding also stays within it) */
+    if ((uint64_t)p->pad_h * 2 > p->kernel_h || (uint64_t)p->pad_w * 2 > p->kernel_w ||
+        (uint64_t)eh * 2 > p->kernel_h || (uint64_t)ew * 2 > p->kernel_w)
         return 0;
-    uint64_t h = (uint64_t)p->in_h + 2ull * p->pad_h, w = (uint64_t)p->in_w + 2ull * p->pad_w;
+    uint64_t h = (uint64_t)p->in_h + p->pad_h + eh, w = (uint64_t)p->in_w + p->pad_w + ew;
     if (h < p->kernel_h || w < p->kernel_w || h >= MAX_INDEX || w >= MAX_INDEX)
         return 0; /* the shader's window arithmetic is in int */
-    p->out_h = (uint32_t)((h - p->kernel_h) / p->stride_h + 1);
-    p->out_w = (uint32_t)((w - p->kernel_w) / p->stride_w + 1);
+    uint64_t rh = p->ceil_mode ? p->stride_h - 1 : 0, rw = p->ceil_mode ? p->stride_w - 1 : 0;
+    uint64_t oh = (h - p->kernel_h + rh) / p->stride_h + 1, ow = (w - p->kernel_w + rw) / p->stride_w + 1;
+    /* ceil mode (ONNX, PyTorch): the last window must start inside the input or the
+     * leading padding */
+    if (p->ceil_mode && (oh - 1) * p->stride_h >= (uint64_t)p->in_h + p->pad_h)
+        oh--;
+    if (p->ceil_mode && (ow - 1) * p->stride_w >= (uint64_t)p->in_w + p->pad_w)
+        ow--;
+    p->out_h = (uint32_t)oh;
+    p->out_w = (uint32_t)ow;
     return 1;
 }
 
@@ -188,9 +210,10 @@ lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const 
     if (!lsuv_pool2d_output_size(&q))
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "pool2d: invalid geometry: %u x %u x %u x %u input, kernel %u x %u, stride %u x %u, "
-                         "padding %u x %u (padding may be at most half the kernel)",
+                         "padding %u x %u (end %u x %u; padding may be at most half the kernel)",
                          p->batch, p->channels, p->in_h, p->in_w, p->kernel_h, p->kernel_w, p->stride_h,
-                         p->stride_w, p->pad_h, p->pad_w);
+                         p->stride_w, p->pad_h, p->pad_w, p->asymmetric ? p->pad_h_end : p->pad_h,
+                         p->asymmetric ? p->pad_w_end : p->pad_w);
     if ((p->out_h || p->out_w) && (p->out_h != q.out_h || p->out_w != q.out_w))
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "pool2d: output %u x %u given, the geometry gives %u x %u", p->out_h, p->out_w,
@@ -209,6 +232,7 @@ lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const 
     struct {
         uint32_t x[2], y[2];
         uint32_t total, in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw;
+        uint32_t eh, ew; /* end of the padded input: in + end padding */
     } push;
     LSUV_PUSH_FITS(push);
     lsuv_push_address(push.x, x->address);
@@ -224,18 +248,21 @@ lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const 
     push.sw = q.stride_w;
     push.ph = q.pad_h;
     push.pw = q.pad_w;
+    push.eh = q.in_h + (q.asymmetric ? q.pad_h_end : q.pad_h);
+    push.ew = q.in_w + (q.asymmetric ? q.pad_w_end : q.pad_w);
+    uint32_t exclude = q.max ? 0u : q.exclude_pad ? 1u : 0u;
     /* Large windows (global pooling above all): a workgroup per output shares the window;
      * small ones: an invocation per output. */
     uint64_t area = (uint64_t)q.kernel_h * q.kernel_w;
     if (area >= 64) {
         uint32_t wg = area >= 1024 ? 256 : 64;
-        uint32_t spec[3] = {q.max ? 1u : 0u, 1, wg};
+        uint32_t spec[4] = {q.max ? 1u : 0u, 1, wg, exclude};
         uint32_t g = lsuv_groups(ctx, out, 1);
         g = g > MAX_GROUPS ? MAX_GROUPS : g;
-        return lsuv_dispatch(ctx, LSUV_SHADER_POOL2D, spec, 3, &push, sizeof push, g, 1, 1);
+        return lsuv_dispatch(ctx, LSUV_SHADER_POOL2D, spec, 4, &push, sizeof push, g, 1, 1);
     }
-    uint32_t spec[3] = {q.max ? 1u : 0u, 0, WG};
-    return lsuv_dispatch(ctx, LSUV_SHADER_POOL2D, spec, 3, &push, sizeof push, groups(ctx, out), 1, 1);
+    uint32_t spec[4] = {q.max ? 1u : 0u, 0, WG, exclude};
+    return lsuv_dispatch(ctx, LSUV_SHADER_POOL2D, spec, 4, &push, sizeof push, groups(ctx, out), 1, 1);
 }
 
 /* ---------------------------------------------------------------- add, concat */

@@ -147,16 +147,21 @@ int lsuv_conv2d_output_size(lsuv_conv2d_params *p)
         return 0;
     /* keep every intermediate of the shaders' int arithmetic far from overflow */
     const uint32_t big = 1u << 24;
+    /* ONNX's pads may differ at the end; the shaders need only the leading ones (they
+     * test every tap against the input) and the output size, which the end pads set */
+    uint32_t eh = p->asymmetric ? p->pad_h_end : p->pad_h, ew = p->asymmetric ? p->pad_w_end : p->pad_w;
+    if (eh >= big || ew >= big)
+        return 0;
     if (p->in_h >= big || p->in_w >= big || p->pad_h >= big || p->pad_w >= big || p->stride_h >= big ||
         p->stride_w >= big || p->kernel_h >= 4096 || p->kernel_w >= 4096 || p->dilation_h >= 4096 ||
         p->dilation_w >= 4096)
         return 0;
-    int64_t eh = (int64_t)p->in_h + 2 * (int64_t)p->pad_h - (int64_t)p->dilation_h * (p->kernel_h - 1) - 1;
-    int64_t ew = (int64_t)p->in_w + 2 * (int64_t)p->pad_w - (int64_t)p->dilation_w * (p->kernel_w - 1) - 1;
-    if (eh < 0 || ew < 0)
+    int64_t sh = (int64_t)p->in_h + p->pad_h + eh - (int64_t)p->dilation_h * (p->kernel_h - 1) - 1;
+    int64_t sw = (int64_t)p->in_w + p->pad_w + ew - (int64_t)p->dilation_w * (p->kernel_w - 1) - 1;
+    if (sh < 0 || sw < 0)
         return 0;
-    p->out_h = (uint32_t)(eh / p->stride_h + 1);
-    p->out_w = (uint32_t)(ew / p->stride_w + 1);
+    p->out_h = (uint32_t)(sh / p->stride_h + 1);
+    p->out_w = (uint32_t)(sw / p->stride_w + 1);
     return 1;
 }
 
@@ -171,10 +176,11 @@ lsuv_status lsuv_k_conv2d(lsuv_context *ctx, const lsuv_conv2d_params *p, const 
     if (!lsuv_conv2d_output_size(&q) || p->batch == 0)
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "conv2d: invalid geometry: batch %u, %u x %u x %u -> %u channels, kernel %u x %u, "
-                         "stride %u x %u, pad %u x %u, dilation %u x %u, groups %u",
+                         "stride %u x %u, pad %u x %u (end %u x %u), dilation %u x %u, groups %u",
                          p->batch, p->in_channels, p->in_h, p->in_w, p->out_channels, p->kernel_h,
-                         p->kernel_w, p->stride_h, p->stride_w, p->pad_h, p->pad_w, p->dilation_h,
-                         p->dilation_w, p->groups);
+                         p->kernel_w, p->stride_h, p->stride_w, p->pad_h, p->pad_w,
+                         p->asymmetric ? p->pad_h_end : p->pad_h, p->asymmetric ? p->pad_w_end : p->pad_w,
+                         p->dilation_h, p->dilation_w, p->groups);
     if ((p->out_h || p->out_w) && (p->out_h != q.out_h || p->out_w != q.out_w))
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "conv2d: output size %u x %u given, the geometry gives %u x %u", p->out_h, p->out_w,

@@ -65,6 +65,13 @@ lsuv_status lsuv_k_affine_act(lsuv_context *ctx, const lsuv_buffer *x, const lsu
                               uint64_t count, uint32_t channels, uint32_t spatial, float alpha,
                               const lsuv_buffer *scale, const lsuv_buffer *shift,
                               lsuv_act_kind act, float param, const lsuv_buffer *slopes);
+/* The same with the second activation parameter (SELU gamma, HardSigmoid beta, Clip max;
+ * lsuv_k_affine_act passes 0). Clip's bounds may be infinite (an absent min or max);
+ * every other parameter must be finite. */
+lsuv_status lsuv_k_affine_act2(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y,
+                               uint64_t count, uint32_t channels, uint32_t spatial, float alpha,
+                               const lsuv_buffer *scale, const lsuv_buffer *shift, lsuv_act_kind act,
+                               float param, float param2, const lsuv_buffer *slopes);
 
 /* maxout: x (N, C*k... ) -> y (N, C/k, HW): y[n][c][s] = max_j x[n][c*k + j][s] */
 lsuv_status lsuv_k_maxout(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y,
@@ -94,6 +101,40 @@ lsuv_status lsuv_k_add(lsuv_context *ctx, const lsuv_buffer *a, const lsuv_buffe
 lsuv_status lsuv_k_copy_channels(lsuv_context *ctx, const lsuv_buffer *src, const lsuv_buffer *dst,
                                  uint32_t batch, uint32_t src_channels, uint32_t dst_channels,
                                  uint32_t channel_offset, uint32_t spatial);
+
+/* ---- general strided kernels for imported graphs (forward_general.c, shaders/binary.comp,
+ * gather.comp, reduce.comp). Shapes are C-order boxes of up to LSUV_K_MAX_AXES axes
+ * (axis 0 outermost, usually the batch); strides and offsets count floats. Any size the
+ * device memory holds is fine: the host splits the work into dispatches whose index math
+ * fits in 32 bits. */
+#define LSUV_K_MAX_AXES 7 /* LSUV_MAX_RANK per-sample axes + the batch axis */
+
+typedef enum lsuv_k_binary_op { LSUV_K_BIN_ADD = 0, LSUV_K_BIN_SUB, LSUV_K_BIN_MUL, LSUV_K_BIN_DIV } lsuv_k_binary_op;
+/* y (contiguous, shape extent[0..rank)) = a op b with numpy broadcasting: the output
+ * element at coordinates c reads a[sum c_d a_stride[d]] and b[sum c_d b_stride[d]]
+ * (stride 0 broadcasts; strides >= 0). y must not overlap a or b. */
+lsuv_status lsuv_k_binary(lsuv_context *ctx, lsuv_k_binary_op op, int rank, const int64_t *extent,
+                          const lsuv_buffer *a, const int64_t *a_stride, const lsuv_buffer *b,
+                          const int64_t *b_stride, const lsuv_buffer *y);
+
+/* y (contiguous, shape out_extent[0..rank)) = gather(x): along axis d the output index i
+ * reads input coordinate start[d] + i * step[d] (step != 0, may be negative); where that
+ * falls outside [0, in_extent[d]) on any axis the output is pad_value, else it is
+ * x[sum_d coordinate_d * in_stride[d]] (in_stride >= 0, already permuted for a transpose).
+ * Covers Transpose, Slice, Split and constant Pad. y must not overlap x. */
+lsuv_status lsuv_k_gather(lsuv_context *ctx, int rank, const int64_t *out_extent, const lsuv_buffer *x,
+                          const int64_t *in_extent, const int64_t *in_stride, const int64_t *start,
+                          const int64_t *step, float pad_value, const lsuv_buffer *y);
+
+typedef enum lsuv_k_reduce_op {
+    LSUV_K_REDUCE_MEAN = 0, LSUV_K_REDUCE_MAX, LSUV_K_REDUCE_SUM, LSUV_K_REDUCE_SOFTMAX,
+    LSUV_K_REDUCE_LOG_SOFTMAX
+} lsuv_k_reduce_op;
+/* x viewed as (outer, n, inner): MEAN/MAX/SUM along n give y (outer, inner) (the sum
+ * Kahan-compensated); SOFTMAX/LOG_SOFTMAX normalize along n (y has x's shape; the max
+ * is subtracted first). y must not overlap x. */
+lsuv_status lsuv_k_reduce(lsuv_context *ctx, lsuv_k_reduce_op op, uint64_t outer, uint64_t n, uint64_t inner,
+                          const lsuv_buffer *x, const lsuv_buffer *y);
 
 /* ---- moments (moments.c, shaders/moments_*.comp)
  * Mean and (population) variance by per-thread Welford + Chan merges (subgroup, shared

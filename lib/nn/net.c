@@ -50,8 +50,8 @@ void lsuv_node_stat_layout(const lsuv_node *n, uint32_t B, uint64_t *outer, uint
 
 double lsuv_node_flops(const lsuv_node *n)
 {
-    if (n->kind == LSUV_NODE_DENSE)
-        return 2.0 * n->in_features * n->out_features;
+    if (n->kind == LSUV_NODE_DENSE) /* one GEMM row per row of the sample */
+        return 2.0 * n->in_features * n->out_features * (n->rows ? n->rows : 1);
     if (n->kind == LSUV_NODE_CONV2D) {
         const lsuv_conv2d_params *c = &n->conv;
         return 2.0 * c->out_channels * (c->in_channels / c->groups) * c->kernel_h * c->kernel_w * c->out_h *
