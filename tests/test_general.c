@@ -141,6 +141,24 @@ Test(general, activation_arguments_refused)
     lsuv_buffer_free(ctx, &b);
 }
 
+/* Dispatches recorded since the last submission (timed ones count 2 queries; the tests
+ * turn timing on), or -1 without timestamps. */
+static int dispatches(const lsuv_context *ctx) { return ctx->query_pool ? (int)ctx->query_used / 2 : -1; }
+
+/* With LSUV_STRIDED_LIMIT=n, an operation over `elements` must have been split into at
+ * least elements / n dispatches; without it, one. */
+static void expect_split(const lsuv_context *ctx, size_t elements, const char *what)
+{
+    int d = dispatches(ctx);
+    const char *e = getenv("LSUV_STRIDED_LIMIT");
+    if (d < 0)
+        return;
+    if (e)
+        cr_expect_geq(d, (int)((elements + (size_t)atoi(e) - 1) / (size_t)atoi(e)), "%s: %d dispatches", what, d);
+    else
+        cr_expect_eq(d, 1, "%s: %d dispatches", what, d);
+}
+
 /* ---------------------------------------------------------------- binary */
 
 /* C-order strides of shape (its extent-1 axes broadcast: stride 0). */
@@ -174,7 +192,9 @@ static void run_binary(lsuv_context *ctx, test_rng *r, int op, int rank, const i
         for (size_t i = 0; i < nb; i++)
             b[i] = (b[i] < 0 ? -0.5f : 0.5f) + b[i];
     lsuv_buffer ba = test_upload(ctx, a, na), bb = test_upload(ctx, b, nb), by = test_alloc_poisoned(ctx, ny);
+    ctx->profiling = 1;
     ok(ctx, lsuv_k_binary(ctx, (lsuv_k_binary_op)op, rank, out, &ba, stride_a, &bb, stride_b, &by), what);
+    expect_split(ctx, ny, what);
     float *y = test_download(ctx, &by, ny);
     double *da = test_to_double(a, na), *db = test_to_double(b, nb), *want = malloc(ny * sizeof *want);
     cr_assert_not_null(want);
@@ -283,7 +303,10 @@ static void run_gather(lsuv_context *ctx, test_rng *r, const gather_case *k, con
     lsuv_buffer bx = test_upload(ctx, x, nx), by = test_alloc_poisoned(ctx, ny);
     char what[128];
     snprintf(what, sizeof what, "%s: %s", label, k->name);
+    ctx->profiling = 1;
     ok(ctx, lsuv_k_gather(ctx, k->rank, k->out, &bx, in_extent, in_stride, k->start, k->step, k->pad, &by), what);
+    if (k->pad == 0) /* no fill, and a box of the whole output */
+        expect_split(ctx, ny, what);
     float *y = test_download(ctx, &by, ny);
     double *dx = test_to_double(x, nx), *want = malloc(ny * sizeof *want);
     cr_assert_not_null(want);
