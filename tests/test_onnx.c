@@ -219,6 +219,42 @@ Test(onnx_torch, exports_match_pytorch_forward, .timeout = 900)
     run_ok_cases("manifest_torch.txt");
 }
 
+/* PyTorch's eval-mode export feeds one merged all-zero bias to many convs (directly and
+ * through Identity nodes): after import no two LSUV layers share a parameter. */
+Test(onnx_torch, eval_export_merged_biases_are_unshared)
+{
+    FILE *f = fopen(path_of("resnet18_eval", ".onnx"), "rb");
+    if (!f) {
+        cr_log_warn("no PyTorch exports here (see manifest_torch.txt)");
+        return;
+    }
+    fclose(f);
+    lsuv_context *ctx = test_context();
+    lsuv_net *net = NULL;
+    cr_assert_eq(lsuv_net_load_onnx(ctx, path_of("resnet18_eval", ".onnx"), &net), LSUV_OK, "%s",
+                 lsuv_context_last_error(ctx));
+    int *owner = calloc((size_t)net->param_count, sizeof *owner), layers = 0;
+    for (int i = 0; i < net->node_count; i++) {
+        const lsuv_node *n = &net->nodes[i];
+        if (!lsuv_node_is_weight(n))
+            continue;
+        layers++;
+        int ps[2] = {n->weight, n->bias};
+        for (int k = 0; k < 2; k++)
+            if (ps[k] >= 0) {
+                cr_expect_eq(owner[ps[k]], 0, "%s and node %d share %s", n->name, owner[ps[k]] - 1,
+                             net->params[ps[k]].name);
+                owner[ps[k]] = i + 1;
+            }
+    }
+    const lsuv_onnx_source *s = net->source;
+    cr_expect_eq(layers, 21, "resnet18: 20 convs and the fc");
+    cr_expect(s->rename_count + s->drop_count > 0, "the merged biases were unshared");
+    free(owner);
+    lsuv_net_destroy(net);
+    lsuv_context_destroy(ctx);
+}
+
 Test(onnx, malformed_and_unsupported_models_are_refused_clearly)
 {
     static tcase cases[256];
