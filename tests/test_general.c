@@ -739,3 +739,139 @@ Test(general, graph_refuses_inconsistent_nodes)
     lsuv_graph_run_end(&run);
     lsuv_net_destroy(net);
 }
+
+/* Population variance of x[0..n). */
+static double variance(const double *x, size_t n)
+{
+    double m = 0, v = 0;
+    for (size_t i = 0; i < n; i++)
+        m += x[i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        v += (x[i] - m) * (x[i] - m);
+    return v / (double)n;
+}
+
+static double *param_values(lsuv_net *net, const char *name, size_t n)
+{
+    float *f = malloc(n * sizeof *f);
+    cr_assert_not_null(f);
+    lsuv_status st = lsuv_net_get_param(net, name, f, (int64_t)n);
+    cr_assert_eq(st, LSUV_OK, "%s: %s", name, lsuv_context_last_error(net->ctx));
+    double *d = test_to_double(f, n);
+    free(f);
+    return d;
+}
+
+/* LSUV through the new node kinds: input (4,6,5) -> transpose to (4,5,6) -> dense over the
+ * last axis 6->7 (20 rows per sample) -> SELU -> + P (5,1) -> conv 3x3 with asymmetric pads
+ * (6,4,6) -> softmax over channels. Both weight layers must end with unit variance as a
+ * double-precision forward with the written weights measures it on the batch LSUV used;
+ * post-activation mode measures SELU(.) with its gamma. */
+static void lsuv_through_general_nodes(lsuv_measure measure)
+{
+    lsuv_context *ctx = test_context();
+    enum { N = 64, PER = 32 }; /* batches large enough that their variances differ by < tol */
+    int64_t in_dims[3] = {4, 6, 5};
+    lsuv_net *net = NULL;
+    ok(ctx, lsuv_net_create(ctx, 3, in_dims, &net), "net");
+    test_rng r = {8080};
+    float *pv = test_random_floats(&r, 5, 0.0, 0.5), *w0 = test_random_floats(&r, 42, 0, 1);
+    float *cw0 = test_random_floats(&r, 6 * 4 * 9, 0, 1);
+    int p_fw = param(net, "fc.weight", 2, (int64_t[]){7, 6}, w0), p_fb = param(net, "fc.bias", 1, (int64_t[]){7}, NULL);
+    int p_add = param(net, "shift", 2, (int64_t[]){5, 1}, pv);
+    int p_cw = param(net, "conv.weight", 4, (int64_t[]){6, 4, 3, 3}, cw0);
+    int p_cb = param(net, "conv.bias", 1, (int64_t[]){6}, NULL);
+    lsuv_node n;
+    lsuv_node_init(&n, LSUV_NODE_GATHER, "transpose", 0);
+    set_dims(&n, 3, (int64_t[]){4, 5, 6});
+    n.gather = (lsuv_gather_desc){.rank = 4, .in_stride = {120, 30, 1, 5}, .start = {0}, .step = {1, 1, 1, 1},
+                                  .in_extent = {0, 4, 5, 6}};
+    int tr = push(net, &n);
+    lsuv_node_init(&n, LSUV_NODE_DENSE, "fc", tr);
+    set_dims(&n, 3, (int64_t[]){4, 5, 7});
+    n.weight = p_fw;
+    n.bias = p_fb;
+    n.in_features = 6;
+    n.out_features = 7;
+    n.rows = 20;
+    int fc = push(net, &n);
+    lsuv_node_init(&n, LSUV_NODE_ACTIVATION, "selu", fc);
+    set_dims(&n, 3, (int64_t[]){4, 5, 7});
+    n.act = LSUV_K_ACT_SELU;
+    n.act_param = 1.67326319f;
+    n.act_param2 = 1.05070102f;
+    int selu = push(net, &n);
+    lsuv_node_init(&n, LSUV_NODE_BINARY, "add", selu);
+    set_dims(&n, 3, (int64_t[]){4, 5, 7});
+    n.binary = (lsuv_binary_desc){.op = LSUV_BIN_ADD, .rank = 4, .a_stride = {140, 35, 7, 1},
+                                  .b_stride = {0, 0, 1, 0}, .a_param = -1, .b_param = p_add};
+    int add = push(net, &n);
+    lsuv_node_init(&n, LSUV_NODE_CONV2D, "conv", add);
+    n.conv = (lsuv_conv2d_params){.in_channels = 4, .in_h = 5, .in_w = 7, .out_channels = 6, .kernel_h = 3,
+                                  .kernel_w = 3, .stride_h = 1, .stride_w = 1, .pad_h = 0, .pad_w = 1,
+                                  .dilation_h = 1, .dilation_w = 1, .groups = 1, .asymmetric = 1,
+                                  .pad_h_end = 1, .pad_w_end = 0};
+    cr_assert(lsuv_conv2d_output_size(&n.conv));
+    set_dims(&n, 3, (int64_t[]){6, n.conv.out_h, n.conv.out_w});
+    n.weight = p_cw;
+    n.bias = p_cb;
+    int conv = push(net, &n);
+    lsuv_node_init(&n, LSUV_NODE_REDUCE, "softmax", conv);
+    set_dims(&n, 3, (int64_t[]){6, 4, 6});
+    n.reduce = (lsuv_reduce_desc){.op = LSUV_REDUCE_SOFTMAX, .outer = 1, .n = 6, .inner = 24};
+    push(net, &n);
+
+    lsuv_data *data = NULL;
+    ok(ctx, lsuv_data_gaussian(ctx, N, 3, in_dims, 11, &data), "data");
+    lsuv_options o;
+    lsuv_options_init(&o);
+    o.batch = PER;
+    o.batches = 2;
+    o.measure = measure;
+    lsuv_report *rep = NULL;
+    ok(ctx, lsuv_init(net, data, &o, &rep), "lsuv_init");
+    cr_assert_eq(rep->layer_count, 2);
+
+    double *fw = param_values(net, "fc.weight", 42), *fb = param_values(net, "fc.bias", 7);
+    double *cw = param_values(net, "conv.weight", 216), *cb = param_values(net, "conv.bias", 6);
+    double *dp = test_to_double(pv, 5);
+    for (int layer = 0; layer < 2; layer++) {
+        const lsuv_layer_report *L = &rep->layers[layer];
+        cr_expect(L->status == LSUV_LAYER_OK, "layer %s: status %d", L->name, (int)L->status);
+        size_t first = (size_t)L->final_batch * PER;
+        double *x = test_to_double(data->values + first * 120, PER * 120);
+        double t1[PER * 120], t2[PER * 140], t3[PER * 140], t4[PER * 144];
+        ref_gather(4, (int64_t[]){PER, 4, 5, 6}, x, (int64_t[]){PER, 4, 5, 6}, (int64_t[]){120, 30, 1, 5},
+                   (int64_t[]){0, 0, 0, 0}, (int64_t[]){1, 1, 1, 1}, 0, t1);
+        ref_dense(t1, fw, fb, t2, PER * 20, 6, 7);
+        for (int i = 0; i < PER * 140; i++)
+            t3[i] = ref_activation2(t2[i], LSUV_K_ACT_SELU, 1.67326319f, 1.05070102f, 0);
+        double var;
+        if (layer == 0) {
+            var = variance(measure == LSUV_MEASURE_POST ? t3 : t2, PER * 140);
+        } else {
+            double t5[PER * 140];
+            ref_binary(LSUV_K_BIN_ADD, 4, (int64_t[]){PER, 4, 5, 7}, t3, (int64_t[]){140, 35, 7, 1}, dp,
+                       (int64_t[]){0, 0, 1, 0}, t5);
+            lsuv_conv2d_params cp = net->nodes[conv].conv;
+            cp.batch = PER;
+            ref_conv2d_asym(&cp, t5, cw, cb, t4);
+            var = variance(t4, PER * 144); /* no activation follows: post measures the same */
+        }
+        cr_expect_lt(fabs(var - 1), o.tol_var, "layer %s: variance %g after LSUV (reported %g)", L->name, var,
+                     L->var_final);
+        cr_expect_lt(fabs(var - L->var_final), 1e-4 * var, "layer %s: reported %g, reference %g", L->name,
+                     L->var_final, var);
+        free(x);
+    }
+    cr_expect_gt(rep->flops_executed, 0);
+    free(fw), free(fb), free(cw), free(cb), free(dp), free(pv), free(w0), free(cw0);
+    lsuv_report_free(rep);
+    lsuv_data_free(data);
+    lsuv_net_destroy(net);
+    lsuv_context_destroy(ctx);
+}
+
+Test(general, lsuv_through_general_nodes_pre) { lsuv_through_general_nodes(LSUV_MEASURE_PRE); }
+Test(general, lsuv_through_general_nodes_post) { lsuv_through_general_nodes(LSUV_MEASURE_POST); }

@@ -151,9 +151,9 @@ static lsuv_status measure_post(run *r, layer_state *L, int k, double s, double 
     L->shift_valid = 1;
     lsuv_set_phase(ctx, LSUV_PHASE_FORWARD);
     if (st == LSUV_OK)
-        st = lsuv_k_affine_act(ctx, val(r, L->id, k), &L->tmp, L->count, L->C, L->spatial, (float)s, NULL,
-                               &L->shift, a->act, a->act_param,
-                               a->slopes >= 0 ? &r->g.net->params[a->slopes].buffer : NULL);
+        st = lsuv_k_affine_act2(ctx, val(r, L->id, k), &L->tmp, L->count, L->C, L->spatial, (float)s, NULL,
+                                &L->shift, a->act, a->act_param, a->act_param2,
+                                a->slopes >= 0 ? &r->g.net->params[a->slopes].buffer : NULL);
     lsuv_set_phase(ctx, LSUV_PHASE_MOMENTS);
     if (st == LSUV_OK)
         st = lsuv_k_moments(ctx, &L->tmp, 1, 1, L->count, &L->stats);
