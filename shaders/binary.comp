@@ -9,6 +9,9 @@
 #include "strided.glsl"
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint OP = 0;  // lsuv_k_binary_op: add, sub, mul, div
+// ROWS: for a long innermost axis, workgroups walk rows (y) and the axis (x): the row's
+// offsets are formed once per row, each element costs a multiply-add per operand.
+layout(constant_id = 2) const bool ROWS = false;
 
 layout(push_constant) uniform P {
     uvec2 a, b, y;
@@ -28,8 +31,30 @@ float apply(float u, float v)
     return u / v;
 }
 
+void rows()
+{
+    Floats A = Floats(p.a), B = Floats(p.b), Y = Floats(p.y);
+    uint ext[AXES] = p.ext, sa[AXES] = p.sa, sb[AXES] = p.sb;
+    uint len = ext[AXES - 1], nrows = p.total / len, T = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint row = gl_WorkGroupID.y; row < nrows; row += gl_NumWorkGroups.y) {
+        uint r = row, ia = 0, ib = 0;
+        for (uint d = AXES - 1; d > FIRST; d--) {
+            uint c = r % ext[d - 1];
+            r /= ext[d - 1];
+            ia += c * sa[d - 1];
+            ib += c * sb[d - 1];
+        }
+        for (uint j = gl_GlobalInvocationID.x; j < len; j += T)
+            Y.v[row * len + j] = apply(A.v[ia + j * sa[AXES - 1]], B.v[ib + j * sb[AXES - 1]]);
+    }
+}
+
 void main()
 {
+    if (ROWS) {
+        rows();
+        return;
+    }
     Floats A = Floats(p.a), B = Floats(p.b), Y = Floats(p.y);
     uint T = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     uint i = gl_GlobalInvocationID.x;
@@ -41,7 +66,7 @@ void main()
     split_index(T, ext, step);
     for (;;) {
         uint ia = 0, ib = 0;
-        for (uint d = 0; d < AXES; d++) {
+        for (uint d = FIRST; d < AXES; d++) {
             ia += c[d] * sa[d];
             ib += c[d] * sb[d];
         }

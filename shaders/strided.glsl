@@ -1,16 +1,20 @@
-// strided.glsl - walking the coordinates of a C-order box of AXES axes in a grid-stride
-// loop without a division per element: each invocation splits its first index and the
-// grid stride into digits once, then adds the stride's digits with carries.
-// Unused axes have extent 1 (and stride 0) and sit in front.
+// strided.glsl - walking the coordinates of a C-order box of up to AXES axes in a
+// grid-stride loop without a division per element: each invocation splits its first index
+// and the grid stride into digits once, then adds the stride's digits with carries.
+// The box's axes sit right-aligned in AXES slots; RANK (specialization constant 1) says how
+// many are used, so that the loops below unroll to just those (a same-shape add is one
+// axis after the host merged them). Slots before FIRST are never read.
 const uint AXES = 7;
+layout(constant_id = 1) const uint RANK = AXES;
+const uint FIRST = AXES - RANK;
 
 // Digits of i in the mixed radix of ext (ext[AXES-1] fastest). An i beyond the box wraps
 // in the outermost digit; callers never use such digits.
 void split_index(uint i, uint ext[AXES], out uint c[AXES])
 {
-    for (int d = int(AXES) - 1; d >= 0; d--) {
-        c[d] = i % ext[d];
-        i /= ext[d];
+    for (uint d = AXES; d > FIRST; d--) {
+        c[d - 1] = i % ext[d - 1];
+        i /= ext[d - 1];
     }
 }
 
@@ -18,9 +22,9 @@ void split_index(uint i, uint ext[AXES], out uint c[AXES])
 void advance(inout uint c[AXES], uint digits[AXES], uint ext[AXES])
 {
     uint carry = 0;
-    for (int d = int(AXES) - 1; d >= 0; d--) {
-        uint v = c[d] + digits[d] + carry;
-        carry = v >= ext[d] ? 1u : 0u;
-        c[d] = carry != 0u ? v - ext[d] : v;
+    for (uint d = AXES; d > FIRST; d--) {
+        uint v = c[d - 1] + digits[d - 1] + carry;
+        carry = v >= ext[d - 1] ? 1u : 0u;
+        c[d - 1] = carry != 0u ? v - ext[d - 1] : v;
     }
 }

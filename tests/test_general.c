@@ -222,6 +222,10 @@ static const bcast_case bcast_cases[] = {
     {4, {3, 5, 7, 9}, {3, 5, 1, 1}, {3, 5, 7, 9}, "squeeze-excitation gate (N,C,1,1)"},
     {2, {3, 11}, {3, 11}, {1, 11}, "dense bias (1,F)"},
     {7, {2, 3, 2, 3, 2, 3, 5}, {2, 1, 2, 1, 2, 1, 5}, {1, 3, 1, 3, 1, 3, 1}, "7 axes, alternating"},
+    /* innermost axes of 64 and more: the kernels' row mode */
+    {4, {2, 3, 5, 67}, {2, 3, 5, 67}, {1, 3, 1, 1}, "rows: per channel"},
+    {4, {2, 3, 5, 67}, {2, 1, 5, 67}, {1, 3, 1, 67}, "rows: both sides"},
+    {3, {3, 4, 97}, {3, 4, 1}, {1, 1, 97}, "rows: outer product"},
 };
 
 static void binary_cases(const char *label)
@@ -245,6 +249,8 @@ Test(general, binary_broadcasting_split)
 {
     setenv("LSUV_STRIDED_LIMIT", "37", 1);
     binary_cases("split");
+    setenv("LSUV_STRIDED_LIMIT", "700", 1); /* pieces that still have long rows */
+    binary_cases("split in rows");
 }
 
 Test(general, binary_refusals)
@@ -284,6 +290,11 @@ static const gather_case gather_cases[] = {
     {4, {3, 5, 7, 9}, {0, 1, 2, 3}, {3, 6, 7, 5}, {0, -1, 0, 2}, {1, 1, 1, 1}, -3.0f, "pad channels, crop W"},
     {4, {3, 5, 7, 9}, {0, 1, 2, 3}, {3, 5, 2, 9}, {0, 0, 8, 0}, {1, 1, 1, 1}, 7.0f, "all padding"},
     {3, {3, 5, 11}, {0, 1, 2}, {3, 5, 6}, {0, 0, 12}, {1, 1, -2}, -1.0f, "reversed with padding"},
+    /* innermost axes of 64 and more: the kernel's row mode */
+    {4, {2, 3, 4, 80}, {0, 1, 2, 3}, {2, 3, 4, 70}, {0, 0, 0, 75}, {1, 1, 1, -1}, 0, "rows: reversed slice"},
+    {4, {2, 3, 4, 80}, {0, 2, 1, 3}, {2, 4, 3, 80}, {0}, {1, 1, 1, 1}, 0, "rows: transpose"},
+    {4, {2, 3, 4, 80}, {0, 1, 2, 3}, {2, 4, 5, 90}, {0, -1, 0, -4}, {1, 1, 1, 1}, 2.0f, "rows: pad"},
+    {3, {2, 90, 3}, {0, 2, 1}, {2, 3, 90}, {0}, {1, 1, 1}, 0, "rows: strided reads"},
 };
 
 static void run_gather(lsuv_context *ctx, test_rng *r, const gather_case *k, const char *label)
@@ -326,6 +337,9 @@ Test(general, gather_transpose_slice_pad)
     setenv("LSUV_STRIDED_LIMIT", "29", 1);
     for (size_t i = 0; i < sizeof gather_cases / sizeof gather_cases[0]; i++)
         run_gather(ctx, &r, &gather_cases[i], "split");
+    setenv("LSUV_STRIDED_LIMIT", "500", 1);
+    for (size_t i = 0; i < sizeof gather_cases / sizeof gather_cases[0]; i++)
+        run_gather(ctx, &r, &gather_cases[i], "split in rows");
 }
 
 Test(general, gather_refusals)
