@@ -125,3 +125,95 @@ Test(context, tuning_variables_are_read_at_creation)
     cr_assert_eq(ctx->tuning.gemm_kernel, LSUV_GEMM_DIRECT);
     lsuv_context_destroy(ctx);
 }
+
+/* ---- a driver without functions the library never calls still loads */
+
+static PFN_vkGetInstanceProcAddr real_instance_proc;
+static PFN_vkGetDeviceProcAddr real_device_proc;
+static const char *hidden_function; /* the one the fake driver lacks */
+
+static PFN_vkVoidFunction VKAPI_PTR hiding_instance_proc(VkInstance instance, const char *name)
+{
+    return strcmp(name, hidden_function) == 0 ? NULL : real_instance_proc(instance, name);
+}
+
+static PFN_vkVoidFunction VKAPI_PTR hiding_device_proc(VkDevice device, const char *name)
+{
+    return strcmp(name, hidden_function) == 0 ? NULL : real_device_proc(device, name);
+}
+
+/* The name of the first function the loader reports missing when the driver hides name. */
+static const char *missing_without(lsuv_context *ctx, const char *name)
+{
+    hidden_function = name;
+    lsuv_vk_loader loader = ctx->loader;
+    real_instance_proc = loader.vkGetInstanceProcAddr;
+    loader.vkGetInstanceProcAddr = hiding_instance_proc;
+    lsuv_vk_instance_table itable;
+    const char *missing = lsuv_vk_load_instance(&loader, ctx->instance, &itable);
+    if (missing)
+        return missing;
+    real_device_proc = itable.vkGetDeviceProcAddr;
+    itable.vkGetDeviceProcAddr = hiding_device_proc;
+    lsuv_vk_device_table dtable;
+    return lsuv_vk_load_device(&itable, ctx->device, &dtable);
+}
+
+Test(context, loader_requires_only_functions_it_calls)
+{
+    lsuv_context *ctx = test_context();
+    /* Never called (device facts come from vkGetPhysicalDeviceProperties2; freeing memory
+     * unmaps it): a driver without them must not fail context creation. */
+    static const char *unused[] = {"vkGetPhysicalDeviceProperties", "vkUnmapMemory"};
+    for (size_t i = 0; i < sizeof unused / sizeof unused[0]; i++) {
+        const char *missing = missing_without(ctx, unused[i]);
+        cr_assert_null(missing, "without %s the loader fails on %s", unused[i], missing);
+    }
+    /* The check has teeth: functions we do call are required. */
+    static const char *used[] = {"vkGetPhysicalDeviceProperties2", "vkCreateBuffer", "vkMapMemory"};
+    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++) {
+        const char *missing = missing_without(ctx, used[i]);
+        cr_assert(missing && strcmp(missing, used[i]) == 0, "without %s: %s", used[i],
+                  missing ? missing : "loaded");
+    }
+    lsuv_context_destroy(ctx);
+}
+
+/* ---- every queue family is considered, not only the first 16 */
+
+static uint32_t fake_family_count, fake_compute_family;
+
+static void VKAPI_PTR fake_queue_families(VkPhysicalDevice pd, uint32_t *count, VkQueueFamilyProperties *props)
+{
+    (void)pd;
+    if (!props) {
+        *count = fake_family_count;
+        return;
+    }
+    uint32_t n = *count < fake_family_count ? *count : fake_family_count;
+    for (uint32_t i = 0; i < n; i++)
+        props[i] = (VkQueueFamilyProperties){
+            .queueFlags = i == fake_compute_family ? VK_QUEUE_COMPUTE_BIT : VK_QUEUE_TRANSFER_BIT,
+            .queueCount = 1, .timestampValidBits = i == fake_compute_family ? 64 : 0};
+    *count = n;
+}
+
+Test(context, compute_queue_found_past_16_families)
+{
+    lsuv_context *ctx = test_context();
+    uint32_t real_family = ctx->queue_family;
+    ctx->vki.vkGetPhysicalDeviceQueueFamilyProperties = fake_queue_families;
+    uint32_t family = 999;
+    int timestamps = 0;
+    fake_family_count = 40;
+    fake_compute_family = 37;
+    cr_assert_eq(lsuv_choose_queue_family(ctx, &family, &timestamps), LSUV_OK, "%s", lsuv_context_last_error(ctx));
+    cr_assert_eq(family, 37);
+    cr_assert(timestamps);
+    fake_compute_family = 40; /* none has compute */
+    cr_assert_eq(lsuv_choose_queue_family(ctx, &family, &timestamps), LSUV_ERROR_UNSUPPORTED);
+    cr_assert(strstr(lsuv_context_last_error(ctx), "no compute queue (40 queue families)"), "%s",
+              lsuv_context_last_error(ctx));
+    cr_assert_eq(ctx->queue_family, real_family, "choosing does not change the live context");
+    lsuv_context_destroy(ctx);
+}

@@ -104,3 +104,49 @@ Test(memory, staging_path_roundtrip_and_dispatch)
     run_add(ctx, 3001);
     lsuv_context_destroy(ctx);
 }
+
+/* A failed vkBindBufferMemory or vkMapMemory is reported as what failed, whichever buffer
+ * it was for (the message once chose "mapping"/"binding" by the buffer's kind). The
+ * driver's functions are replaced in the context's table to fail on purpose. */
+static VkResult VKAPI_PTR failing_bind(VkDevice d, VkBuffer b, VkDeviceMemory m, VkDeviceSize o)
+{
+    (void)d, (void)b, (void)m, (void)o;
+    return VK_ERROR_OUT_OF_DEVICE_MEMORY;
+}
+
+static VkResult VKAPI_PTR failing_map(VkDevice d, VkDeviceMemory m, VkDeviceSize o, VkDeviceSize s,
+                                      VkMemoryMapFlags f, void **p)
+{
+    (void)d, (void)m, (void)o, (void)s, (void)f;
+    *p = NULL;
+    return VK_ERROR_MEMORY_MAP_FAILED;
+}
+
+static void expect_failure(lsuv_context *ctx, int staging, const char *call, const char *wrong)
+{
+    lsuv_buffer b;
+    lsuv_status st = staging ? lsuv_staging_ensure(ctx) : lsuv_buffer_alloc(ctx, 1000, &b);
+    const char *msg = lsuv_context_last_error(ctx);
+    cr_assert_neq(st, LSUV_OK, "the injected %s failure was not reported", call);
+    cr_assert(strstr(msg, call) && !strstr(msg, wrong), "%s failed; message: %s", call, msg);
+    cr_assert(strstr(msg, staging ? "staging" : "device memory block"), "message: %s", msg);
+}
+
+Test(memory, failed_bind_or_map_is_named_by_the_call_that_failed)
+{
+    lsuv_context *ctx = test_context();
+    PFN_vkBindBufferMemory bind = ctx->vk.vkBindBufferMemory;
+    PFN_vkMapMemory map = ctx->vk.vkMapMemory;
+    /* lavapipe's device memory is host-visible and coherent: blocks are mapped. */
+    ctx->vk.vkMapMemory = failing_map;
+    expect_failure(ctx, 0, "vkMapMemory", "bind");
+    ctx->vk.vkMapMemory = map;
+    ctx->vk.vkBindBufferMemory = failing_bind;
+    expect_failure(ctx, 1, "vkBindBufferMemory", "mapping");
+    expect_failure(ctx, 0, "vkBindBufferMemory", "mapping");
+    ctx->vk.vkBindBufferMemory = bind;
+    cr_assert_null(ctx->staging, "a failed staging buffer must not be kept");
+    cr_assert_eq(ctx->block_count, 0, "a failed block must not be kept");
+    run_add(ctx, 777); /* the context stays usable */
+    lsuv_context_destroy(ctx);
+}

@@ -5,9 +5,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "model_open.h"
 #include "zoo.h"
 
-static const cli_command *const commands[] = {&cli_devices, &cli_bench, &cli_init};
+static const cli_command *const commands[] = {&cli_devices, &cli_bench, &cli_init, &cli_forward, &cli_info};
 
 void cli_usage(FILE *f)
 {
@@ -18,8 +19,13 @@ void cli_usage(FILE *f)
           "commands:\n"
           "  devices                 list Vulkan devices and what lsuv-vk reads of them\n"
           "  bench --model NAME      LSUV on synthetic data; per-phase times, FLOPs, per-layer table\n"
-          "  init --model NAME --data FILE -o OUT.safetensors\n"
-          "                          LSUV on real data; writes the weights (PyTorch names)\n"
+          "  init --model NAME --data FILE -o OUT.safetensors|OUT.onnx\n"
+          "                          LSUV on real data; writes the weights (PyTorch/ONNX names)\n"
+          "  forward --model NAME --data FILE -o OUT.npy\n"
+          "                          runs the network; writes its output (or a node's) as .npy\n"
+          "  info --model FILE.onnx  input shape, the layers LSUV touches, parameters, unsupported ops\n"
+          "\n"
+          "--model takes a zoo model name or an ONNX file (*.onnx).\n"
           "\n"
           "options:\n"
           "  -h, --help              this help (also: lsuv-vk <command> --help)\n"
@@ -144,9 +150,13 @@ cli_parse_status cli_getopt(int argc, char **argv, cli_args *a, const char *cmd,
 
 cli_parse_status cli_check_model(cli_args *a, const char *cmd)
 {
+    if (model_is_onnx(a->model)) /* read, and checked, when the command runs */
+        return a->act ? cli_usage_error(a, "%s: --act applies to zoo models; an ONNX model has its own activations",
+                                        cmd)
+                      : CLI_RUN;
     int64_t dims[3];
     if (!zoo_input_shape(a->model, dims))
-        return cli_usage_error(a, "%s: unknown model '%s' (%s)", cmd, a->model, zoo_names());
+        return cli_usage_error(a, "%s: unknown model '%s' (zoo: %s; or an .onnx file)", cmd, a->model, zoo_names());
     lsuv_activation act;
     float param;
     if (a->act && zoo_parse_activation(a->act, &act, &param) != 0)

@@ -23,6 +23,7 @@ typedef struct cli_args {
     long batch, repeat; /* bench: --batch, --repeat */
     int json;           /* bench: --json */
     const char *data, *out; /* init: --data, -o */
+    const char *weights, *layer; /* forward: --weights, --layer */
     int standardize;        /* init: --standardize */
     char error[512];        /* the usage error when cli_parse returns CLI_USAGE_ERROR */
 } cli_args;
@@ -45,7 +46,7 @@ typedef struct cli_command {
     int (*run)(const cli_args *a);
 } cli_command;
 
-extern const cli_command cli_devices, cli_bench, cli_init;
+extern const cli_command cli_devices, cli_bench, cli_init, cli_forward, cli_info;
 
 /* Parses a whole command line (argv[0] is the program). Reentrant enough for a fuzzer:
  * getopt's state is reset on every call. argv is not
@@ -67,7 +68,8 @@ cli_parse_status cli_getopt(int argc, char **argv, cli_args *a, const char *cmd,
                             const struct option *longopts, int shared,
                             cli_parse_status (*option)(cli_args *a, int val, const char *value,
                                                        const char *opt));
-/* --model names a zoo model and --act (if given) an activation; cmd names the command. */
+/* --model names a zoo model or an .onnx file, and --act (if given, zoo models only) an
+ * activation; cmd names the command. */
 cli_parse_status cli_check_model(cli_args *a, const char *cmd);
 /* Option values (getopt_long's `val`) of long options: all above any character, so that a
  * value <= 0xff always means a short option (messages rely on it). */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "model_open.h"
 #include "zoo.h"
 
 static const char bench_usage[] =
@@ -13,7 +14,7 @@ static const char bench_usage[] =
     "after one warm-up run, and prints the median time of each phase (device time from\n"
     "timestamp queries; total is wall-clock), forward FLOPs executed against one full\n"
     "forward pass, achieved GFLOP/s and the per-layer table of the last run.\n"
-    "  --model NAME   %s\n"
+    "  --model NAME   %s, or an ONNX file (*.onnx)\n"
     "  --batch N      samples (default 32)\n"
     "  --repeat R     timed runs (default 3)\n"
     "  --keep-weights skip the orthonormal pre-init (LSUV on the default weights)\n";
@@ -69,8 +70,8 @@ static int bench_run(const cli_args *a)
     long batch = a->batch, repeat = a->repeat;
     int json = a->json;
     lsuv_options o = a->lsuv;
-    int64_t dims[3];
-    int ndim = zoo_input_shape(model, dims);
+    int64_t dims[LSUV_MAX_RANK];
+    int ndim = 0;
     lsuv_context *ctx;
     if (cli_context(a->device, &ctx))
         return 1;
@@ -78,9 +79,12 @@ static int bench_run(const cli_args *a)
     lsuv_data *data = NULL;
     lsuv_report *rep = NULL;
     double *times = calloc((size_t)repeat * 5, sizeof *times);
-    lsuv_status st = zoo_build(ctx, model, act, &net);
-    if (st == LSUV_OK)
-        st = lsuv_data_gaussian(ctx, batch, ndim, dims, 1234, &data);
+    if (model_open(ctx, "bench", model, act, &net, &ndim, dims)) {
+        free(times);
+        lsuv_context_destroy(ctx);
+        return 1;
+    }
+    lsuv_status st = lsuv_data_gaussian(ctx, batch, ndim, dims, 1234, &data);
     for (int run = 0; st == LSUV_OK && run <= repeat; run++) { /* run 0 warms up */
         lsuv_report_free(rep);
         rep = NULL;

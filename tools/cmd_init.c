@@ -1,17 +1,19 @@
-/* cmd_init.c - `lsuv-vk init`: LSUV on real data, weights written as safetensors. */
+/* cmd_init.c - `lsuv-vk init`: LSUV on real data, weights written as safetensors (or, for
+ * an ONNX model, as the model itself with its LSUV layers' tensors rewritten). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "model_open.h"
 #include "zoo.h"
 
 static const char init_usage[] =
-    "usage: lsuv-vk init --model NAME --data FILE -o OUT.safetensors [--batches K] [--batch N]\n"
+    "usage: lsuv-vk init --model NAME --data FILE -o OUT.safetensors|OUT.onnx [--batches K] [--batch N]\n"
     "                    [--tol T] [--tmax M] [--measure pre|post] [--seed S] [--act A]\n"
     "                    [--center] [--standardize] [--keep-weights] [--device D]\n"
     "\n"
-    "  --model NAME     %s\n"
+    "  --model NAME     %s, or an ONNX file (*.onnx)\n"
     "  --data FILE      .npy (N x F or N x C x H x W; float, integer or bool, any byte or memory\n"
     "                   order: converted to float32) or IDX images (plain or .gz);\n"
     "                   samples whose size matches the model's input are reshaped to it\n"
@@ -26,7 +28,10 @@ static const char init_usage[] =
     "  --center         set each bias so the layer's output channels have mean 0\n"
     "  --standardize    shift and scale the data to mean 0, variance 1 first\n"
     "  --keep-weights   no orthonormal pre-init: LSUV rescales the default (LeCun-normal) weights\n"
-    "  -o FILE          output (written atomically: a temporary file, then rename)\n";
+    "  -o FILE          output (written atomically: a temporary file, then rename): .onnx (ONNX\n"
+    "                   models only) is the model with its LSUV layers' tensors rewritten (external\n"
+    "                   data into FILE.data beside it); any other name gets safetensors, named as\n"
+    "                   the model's tensors (ONNX: initializers and the Identity names over them)\n";
 
 static void progress(void *user, int layer, int layers, const char *name)
 {
@@ -89,6 +94,9 @@ static cli_parse_status init_parse(int argc, char **argv, cli_args *a)
         return st;
     if (!a->model || !a->data || !a->out)
         return cli_usage_error(a, "init: --model, --data and -o are required (see lsuv-vk init --help)");
+    if (path_has_ext(a->out, ".onnx") && !model_is_onnx(a->model))
+        return cli_usage_error(a, "init: -o %s: ONNX output is for ONNX models (--model FILE.onnx); write the zoo "
+                               "model's weights as .safetensors", a->out);
     return cli_check_model(a, "init");
 }
 
@@ -102,8 +110,8 @@ static int init_run(const cli_args *a)
     const char *model = a->model, *data_path = a->data, *out = a->out;
     int standardize = a->standardize;
     lsuv_options o = a->lsuv;
-    int64_t dims[3];
-    int ndim = zoo_input_shape(model, dims);
+    int64_t dims[LSUV_MAX_RANK];
+    int ndim = 0, onnx_out = path_has_ext(out, ".onnx");
 
     /* fail before the work, not after it, when the output cannot be written */
     char dir[4096];
@@ -122,31 +130,13 @@ static int init_run(const cli_args *a)
     lsuv_net *net = NULL;
     lsuv_data *data = NULL;
     lsuv_report *rep = NULL;
-    int rc = 0;
-    lsuv_status st = lsuv_data_load(ctx, data_path, &data);
-    if (st != LSUV_OK) {
-        rc = cli_error(1, "init: %s", lsuv_context_last_error(ctx));
+    int rc = model_open(ctx, "init", model, a->act, &net, &ndim, dims) ||
+             model_data_load(ctx, "init", data_path, model, ndim, dims, &data);
+    lsuv_status st;
+    if (rc)
         goto done;
-    }
-    cli_data_note(data);
-    int64_t want = 1, have = 1;
-    for (int i = 0; i < ndim; i++)
-        want *= dims[i];
-    for (int i = 0; i < data->ndim; i++)
-        have *= data->dims[i];
-    if (want != have) {
-        rc = cli_error(1, "init: %s holds samples of %lld values; model %s takes %lld", data_path, (long long)have,
-                       model, (long long)want);
-        goto done;
-    }
-    data->ndim = ndim; /* same size: reshape (e.g. 1x28x28 images for the 784-input mlp20) */
-    memcpy(data->dims, dims, sizeof dims);
     if (standardize && (st = lsuv_data_standardize(ctx, data)) != LSUV_OK) {
         rc = cli_error(1, "init: %s", lsuv_context_last_error(ctx));
-        goto done;
-    }
-    if ((st = zoo_build(ctx, model, a->act, &net)) != LSUV_OK) {
-        rc = cli_error(1, "init: model %s: %s", model, lsuv_context_last_error(ctx));
         goto done;
     }
     if (isatty(2))
@@ -158,14 +148,17 @@ static int init_run(const cli_args *a)
         rc = cli_error(1, "init: %s: %s", lsuv_status_string(st), lsuv_context_last_error(ctx));
         goto done;
     }
-    if ((st = lsuv_net_save(net, out)) != LSUV_OK) {
+    if ((st = onnx_out ? lsuv_net_save_onnx(net, out) : lsuv_net_save(net, out)) != LSUV_OK) {
         rc = cli_error(1, "init: writing %s: %s", out, lsuv_context_last_error(ctx));
         goto done;
     }
     printf("model %s, %d batch(es) of %lld samples from %s, device %s\n", model, rep->batches,
            (long long)rep->samples_per_batch, data_path, lsuv_context_device(ctx)->name);
     report_print_table(stdout, rep);
-    printf("wrote %s (%d tensors), %.3f s\n", out, lsuv_net_param_count(net), rep->time_total_s);
+    if (onnx_out)
+        printf("wrote %s (the model, %d LSUV layers rewritten), %.3f s\n", out, rep->layer_count, rep->time_total_s);
+    else
+        printf("wrote %s (%d tensors), %.3f s\n", out, lsuv_net_param_count(net), rep->time_total_s);
 done:
     lsuv_report_free(rep);
     lsuv_data_free(data);

@@ -2,6 +2,7 @@
  * mean and population variance per channel of an NCHW tensor (or of a whole tensor). */
 #include <stdlib.h>
 
+#include "common/util.h"
 #include "kernels/kernels.h"
 
 /* Work sizing: enough values per workgroup to amortize its reduction, few enough
@@ -10,8 +11,6 @@
 #define MOMENTS_ROWS_PER_GROUP 32u
 #define MOMENTS_MAX_ITEMS 4096u
 #define MOMENTS_COLUMNS_BELOW 32u /* spatial < this: one invocation per column */
-
-static uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
 lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t batch, uint32_t channels,
                            uint64_t spatial, const lsuv_buffer *out)
@@ -46,24 +45,24 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
     if (S >= MOMENTS_COLUMNS_BELOW) {
         mode = 0;
         uint32_t cap = C >= MOMENTS_MAX_ITEMS ? 1 : MOMENTS_MAX_ITEMS / C;
-        parts = ceil_div(N, MOMENTS_VALUES_PER_GROUP);
+        parts = lsuv_ceil_div(N, MOMENTS_VALUES_PER_GROUP);
         parts = parts < cap ? parts : cap;
-        len = ceil_div(N, parts);
+        len = lsuv_ceil_div(N, parts);
         if (C == 1 && x->address % 16 == 0) { /* contiguous and aligned: vec4 loads */
             mode = 2;
             len = (len + 3) & ~3u;
         }
-        parts = ceil_div(N, len);
+        parts = lsuv_ceil_div(N, len);
         items = C * parts;
     } else {
         mode = 1;
         gpc = 256 / S;
-        uint32_t groups = ceil_div(C, gpc);
+        uint32_t groups = lsuv_ceil_div(C, gpc);
         uint32_t cap = groups >= MOMENTS_MAX_ITEMS ? 1 : MOMENTS_MAX_ITEMS / groups;
-        parts = ceil_div(B, MOMENTS_ROWS_PER_GROUP);
+        parts = lsuv_ceil_div(B, MOMENTS_ROWS_PER_GROUP);
         parts = parts < cap ? parts : cap;
-        len = ceil_div(B, parts);
-        parts = ceil_div(B, len);
+        len = lsuv_ceil_div(B, parts);
+        parts = lsuv_ceil_div(B, len);
         items = groups * parts;
     }
     int direct = parts == 1;
@@ -95,7 +94,7 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
     uint32_t lanes = 1;
     while (lanes < parts && lanes < 256)
         lanes *= 2;
-    uint32_t blocks = ceil_div(C, 256 / lanes);
+    uint32_t blocks = lsuv_ceil_div(C, 256 / lanes);
     struct { /* as moments_merge.comp's block */
         uint32_t part[2], x[2], out[2];
         uint32_t channels, parts, spatial, lanes, blocks;

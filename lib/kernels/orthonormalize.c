@@ -32,6 +32,7 @@
  * whose remainder is rounding noise is normalized, and the second round makes it a unit
  * vector orthogonal to the others (the result then completes the basis). No NaN either way. */
 
+#include "common/util.h"
 #include "kernels/kernels.h"
 
 #define GPU_PANEL 16        /* PB in mgs_panel.comp / mgs_project.comp, TM in mgs_coeffs */
@@ -58,10 +59,6 @@ static addr2 addr_of(const lsuv_buffer *b)
 {
     return (addr2){(uint32_t)b->address, (uint32_t)(b->address >> 32)};
 }
-
-static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
-
-static uint32_t round_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b * b); }
 
 typedef struct ortho_plan {
     lsuv_buffer v;          /* n x ld, the rows to orthonormalize */
@@ -100,14 +97,14 @@ static int use_cpu_kernels(const lsuv_context *ctx)
  * workgroups to fill a GPU, each chunk a multiple of the k tile. */
 static void gpu_coeff_chunks(uint32_t row0, uint32_t m, uint32_t *chunk, uint32_t *nchunks)
 {
-    uint32_t tiles = div_up(row0, COEFF_TILE);
+    uint32_t tiles = lsuv_ceil_div(row0, COEFF_TILE);
     uint32_t want = COEFF_GROUPS / tiles ? COEFF_GROUPS / tiles : 1;
-    uint64_t c = div_up(m, want);
+    uint64_t c = lsuv_ceil_div(m, want);
     c = (c + COEFF_TK - 1) / COEFF_TK * COEFF_TK;
     if (c < COEFF_MIN_CHUNK)
         c = COEFF_MIN_CHUNK;
     *chunk = (uint32_t)c;
-    *nchunks = div_up(m, c);
+    *nchunks = lsuv_ceil_div(m, c);
 }
 
 static lsuv_status gpu_project(lsuv_context *ctx, const ortho_plan *pl, uint32_t row0, uint32_t pb)
@@ -119,7 +116,7 @@ static lsuv_status gpu_project(lsuv_context *ctx, const ortho_plan *pl, uint32_t
         addr_of(&pl->v), addr_of(dst), pl->ld, row0, pb, chunk};
     LSUV_PUSH_FITS(pc);
     lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_MGS_COEFFS, &wg, 1, &pc, sizeof pc,
-                                   div_up(row0, COEFF_TILE), nchunks, 1);
+                                   lsuv_ceil_div(row0, COEFF_TILE), nchunks, 1);
     if (st == LSUV_OK && nchunks > 1) {
         uint32_t count = pb * row0;
         struct { addr2 part, c; uint32_t count, nchunks; } pr = {
@@ -162,11 +159,11 @@ static void gpu_plan(ortho_plan *pl, uint64_t *part_elems)
     pl->project_nc = 1;
     pl->panel_chunks = 1;
     if (pl->ld >= PANEL_CHUNK) {
-        pl->panel_chunks = div_up(pl->ld, PANEL_CHUNK / 2);
+        pl->panel_chunks = lsuv_ceil_div(pl->ld, PANEL_CHUNK / 2);
         if (pl->panel_chunks > MAX_CHUNKS)
             pl->panel_chunks = MAX_CHUNKS;
-        pl->panel_chunk = round_up(div_up(pl->ld, pl->panel_chunks), 256);
-        pl->panel_chunks = div_up(pl->ld, pl->panel_chunk);
+        pl->panel_chunk = lsuv_round_up(lsuv_ceil_div(pl->ld, pl->panel_chunks), 256);
+        pl->panel_chunks = lsuv_ceil_div(pl->ld, pl->panel_chunk);
     }
     for (uint32_t row0 = pl->panel; row0 < pl->n; row0 += pl->panel) {
         uint32_t chunk, nchunks, pb = pl->n - row0 < pl->panel ? pl->n - row0 : pl->panel;
@@ -187,13 +184,13 @@ static uint32_t cpu_pad(uint32_t sg)
 /* Chunks of the row for mgs_coeffs_sg: a few workgroups per core in all. */
 static void cpu_coeff_chunks(const ortho_plan *pl, uint32_t row0, uint32_t *chunk, uint32_t *nchunks)
 {
-    uint32_t tiles = div_up(row0, pl->sg * CPU_TN);
-    uint32_t want = div_up(CPU_GROUPS, tiles);
-    uint32_t c = round_up(div_up(pl->ld, want), cpu_pad(pl->sg));
+    uint32_t tiles = lsuv_ceil_div(row0, pl->sg * CPU_TN);
+    uint32_t want = lsuv_ceil_div(CPU_GROUPS, tiles);
+    uint32_t c = lsuv_round_up(lsuv_ceil_div(pl->ld, want), cpu_pad(pl->sg));
     if (c < CPU_MIN_CHUNK)
         c = CPU_MIN_CHUNK;
     *chunk = c;
-    *nchunks = div_up(pl->ld, c);
+    *nchunks = lsuv_ceil_div(pl->ld, c);
 }
 
 static lsuv_status cpu_project(lsuv_context *ctx, const ortho_plan *pl, uint32_t row0, uint32_t pb)
@@ -205,7 +202,7 @@ static lsuv_status cpu_project(lsuv_context *ctx, const ortho_plan *pl, uint32_t
     struct { addr2 v, part; uint32_t ld4, row0, pb, chunk; } pc = {
         addr_of(&pl->v), addr_of(&pl->part), pl->ld / 4, row0, pb, chunk};
     LSUV_PUSH_FITS(pc);
-    uint32_t tiles = div_up(row0, pl->sg * CPU_TN);
+    uint32_t tiles = lsuv_ceil_div(row0, pl->sg * CPU_TN);
     lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_MGS_COEFFS_SG, spec, 3, &pc, sizeof pc,
                                    tiles < lim[0] ? tiles : lim[0], nchunks < lim[1] ? nchunks : lim[1], 1);
     if (st != LSUV_OK)
@@ -266,11 +263,11 @@ static void cpu_plan(const lsuv_context *ctx, ortho_plan *pl, uint64_t *part_ele
         }
     pl->panel_chunks = 0;
     if (!pl->panel_cpt) {
-        pl->panel_chunks = div_up(pl->ld, CPU_SWEEP_CHUNK);
+        pl->panel_chunks = lsuv_ceil_div(pl->ld, CPU_SWEEP_CHUNK);
         if (pl->panel_chunks > MAX_CHUNKS)
             pl->panel_chunks = MAX_CHUNKS;
-        pl->panel_chunk = round_up(div_up(pl->ld, pl->panel_chunks), CPU_PAD);
-        pl->panel_chunks = div_up(pl->ld, pl->panel_chunk);
+        pl->panel_chunk = lsuv_round_up(lsuv_ceil_div(pl->ld, pl->panel_chunks), CPU_PAD);
+        pl->panel_chunks = lsuv_ceil_div(pl->ld, pl->panel_chunk);
     }
     for (uint32_t row0 = pl->panel; row0 < pl->n; row0 += pl->panel) {
         uint32_t chunk, nchunks, pb = pl->n - row0 < pl->panel ? pl->n - row0 : pl->panel;
@@ -292,8 +289,8 @@ static lsuv_status copy(lsuv_context *ctx, const ortho_plan *pl, const lsuv_buff
     LSUV_PUSH_FITS(pc);
     if (pl->cpu)
         return lsuv_dispatch(ctx, LSUV_SHADER_MGS_COPY_SG, NULL, 0, &pc, sizeof pc,
-                             lsuv_groups(ctx, (uint64_t)div_up(rows, 32) * div_up(dst_ld, 32), 1), 1, 1);
-    uint64_t tiles = (uint64_t)div_up(rows, 32) * div_up(dst_ld, 32);
+                             lsuv_groups(ctx, (uint64_t)lsuv_ceil_div(rows, 32) * lsuv_ceil_div(dst_ld, 32), 1), 1, 1);
+    uint64_t tiles = (uint64_t)lsuv_ceil_div(rows, 32) * lsuv_ceil_div(dst_ld, 32);
     return lsuv_dispatch(ctx, LSUV_SHADER_MGS_TRANSPOSE, NULL, 0, &pc, sizeof pc, lsuv_groups(ctx, tiles, 1), 1, 1);
 }
 
@@ -304,7 +301,7 @@ static lsuv_status record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows
     pl.n = columns ? cols : rows;
     pl.m = columns ? rows : cols;
     pl.cpu = use_cpu_kernels(ctx);
-    pl.ld = pl.cpu ? round_up(pl.m, cpu_pad(ctx->info.subgroup_size)) : pl.m;
+    pl.ld = pl.cpu ? lsuv_round_up(pl.m, cpu_pad(ctx->info.subgroup_size)) : pl.m;
     uint64_t part_elems = 1;
     if (pl.cpu)
         cpu_plan(ctx, &pl, &part_elems);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nn/net.h"
+#include "nn/onnx_export.h"
 
 #define DEFAULT_INIT_SEED 0x6c7375762d766bull /* "lsuv-vk" */
 
@@ -622,7 +623,8 @@ lsuv_status lsuv_net_save(lsuv_net *net, const char *path)
     if (!net || !path)
         return LSUV_ERROR_INVALID_ARGUMENT;
     lsuv_context *ctx = net->ctx;
-    lsuv_st_tensor *t = calloc((size_t)net->param_count + 1, sizeof *t);
+    /* ONNX: merged tensors also go out under their alias names (onnx_export.c) */
+    lsuv_st_tensor *t = calloc((size_t)net->param_count + (size_t)lsuv_onnx_alias_count(net) + 1, sizeof *t);
     float **host = calloc((size_t)net->param_count + 1, sizeof *host);
     lsuv_status st = (t && host) ? LSUV_OK : lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     for (int i = 0; st == LSUV_OK && i < net->param_count; i++) {
@@ -644,7 +646,8 @@ lsuv_status lsuv_net_save(lsuv_net *net, const char *path)
         t[i].data = host[i];
     }
     if (st == LSUV_OK)
-        st = lsuv_safetensors_write(path, t, (size_t)net->param_count, ctx->error, sizeof ctx->error);
+        st = lsuv_safetensors_write(path, t, lsuv_onnx_append_aliases(net, t, (size_t)net->param_count), ctx->error,
+                                    sizeof ctx->error);
     for (int i = 0; host && i < net->param_count; i++)
         free(host[i]);
     free(host);

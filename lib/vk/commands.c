@@ -2,6 +2,7 @@
  * Timestamps around each dispatch charge device time to the current phase. */
 #include <string.h>
 
+#include "common/util.h"
 #include "vk/context.h"
 
 lsuv_status lsuv_commands_create(lsuv_context *ctx)
@@ -73,7 +74,7 @@ void lsuv_barrier(lsuv_context *ctx)
 
 uint32_t lsuv_groups(const lsuv_context *ctx, uint64_t n, uint32_t per_group)
 {
-    uint64_t g = (n + per_group - 1) / per_group;
+    uint64_t g = lsuv_ceil_div(n, per_group);
     uint64_t cap = ctx->info.max_workgroup_count[0] ? ctx->info.max_workgroup_count[0] : 65535;
     if (g > cap)
         g = cap;

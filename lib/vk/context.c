@@ -278,23 +278,38 @@ static lsuv_status choose_device(lsuv_context *ctx, const lsuv_context_options *
     return st;
 }
 
-static lsuv_status create_device(lsuv_context *ctx)
+lsuv_status lsuv_choose_queue_family(lsuv_context *ctx, uint32_t *family, int *timestamps)
 {
     uint32_t nq = 0;
     ctx->vki.vkGetPhysicalDeviceQueueFamilyProperties(ctx->physical, &nq, NULL);
-    VkQueueFamilyProperties qf[16];
-    if (nq > 16)
-        nq = 16;
+    /* All of them: a device may list its compute queue after many others. */
+    VkQueueFamilyProperties *qf = calloc(nq ? nq : 1, sizeof *qf);
+    if (!qf)
+        return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for %u queue families", nq);
     ctx->vki.vkGetPhysicalDeviceQueueFamilyProperties(ctx->physical, &nq, qf);
-    int family = -1;
+    int best = -1;
     for (uint32_t i = 0; i < nq; i++) /* a compute queue, preferring one with timestamps */
         if ((qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) &&
-            (family < 0 || (qf[i].timestampValidBits && !qf[family].timestampValidBits)))
-            family = (int)i;
-    if (family < 0)
-        return lsuv_fail(ctx, LSUV_ERROR_UNSUPPORTED, "device %s has no compute queue", ctx->info.name);
-    ctx->queue_family = (uint32_t)family;
-    if (!qf[family].timestampValidBits)
+            (best < 0 || (qf[i].timestampValidBits && !qf[best].timestampValidBits)))
+            best = (int)i;
+    if (best >= 0) {
+        *family = (uint32_t)best;
+        *timestamps = qf[best].timestampValidBits != 0;
+    }
+    free(qf);
+    if (best < 0)
+        return lsuv_fail(ctx, LSUV_ERROR_UNSUPPORTED, "device %s has no compute queue (%u queue families)",
+                         ctx->info.name, nq);
+    return LSUV_OK;
+}
+
+static lsuv_status create_device(lsuv_context *ctx)
+{
+    int timestamps = 0;
+    lsuv_status st = lsuv_choose_queue_family(ctx, &ctx->queue_family, &timestamps);
+    if (st != LSUV_OK)
+        return st;
+    if (!timestamps)
         ctx->info.timestamp_period_ns = 0;
 
     float priority = 1.0f;

@@ -85,7 +85,7 @@ struct lsuv_context {
 
     /* memory (memory.c) */
     lsuv_block *blocks;
-    int block_count;
+    int block_count, block_capacity;
     uint32_t memory_type;       /* for blocks */
     int force_staging;          /* tests: never map blocks, as on a discrete GPU */
     VkBuffer staging;           /* host-visible staging buffer for non-mapped blocks */
@@ -95,7 +95,7 @@ struct lsuv_context {
     uint64_t bytes_in_use, bytes_peak;
     lsuv_buffer *scratch;       /* scratch chunks (bump-allocated, reset per submit) */
     uint64_t *scratch_used;
-    int scratch_count;
+    int scratch_count, scratch_capacity; /* scratch and scratch_used have this capacity */
 
     /* commands (commands.c) */
     VkCommandPool command_pool;
@@ -118,6 +118,11 @@ struct lsuv_context {
 
     char error[1024];
 };
+
+/* ---- the context (context.c) */
+/* Picks the queue family of ctx->physical that work is submitted to: one with compute,
+ * preferring one with timestamps (*timestamps says whether it has them). */
+lsuv_status lsuv_choose_queue_family(lsuv_context *ctx, uint32_t *family, int *timestamps);
 
 /* ---- errors (error.c) */
 /* Records a message for the context and returns status (printf-style). */

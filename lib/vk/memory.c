@@ -1,9 +1,11 @@
 /* memory.c - device memory: a few large blocks, sub-allocated first-fit with a sorted,
  * coalescing free list; scratch chunks; the staging buffer (used by transfer.c).
  * Allocates only: nothing here records or submits commands. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "vk/context.h"
 
 #define ALIGN 256u
@@ -15,8 +17,6 @@ typedef struct lsuv_range {
     uint64_t offset, size;
     struct lsuv_range *next;
 } lsuv_range;
-
-static uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 static int find_memory_type(const lsuv_context *ctx, uint32_t bits, VkMemoryPropertyFlags want)
 {
@@ -88,19 +88,30 @@ static lsuv_status make_buffer(lsuv_context *ctx, uint64_t size, VkBufferUsageFl
         *buffer = VK_NULL_HANDLE;
         return lsuv_vk_fail(ctx, r, "vkAllocateMemory");
     }
+    /* The message names the call that failed and what the buffer was for. */
+    const char *failed = NULL;
     r = ctx->vk.vkBindBufferMemory(ctx->device, *buffer, *memory, 0);
+    if (r != VK_SUCCESS)
+        failed = "vkBindBufferMemory";
     *mapped = NULL;
     VkMemoryPropertyFlags pf = ctx->memory_properties.memoryTypes[type].propertyFlags;
     int coherent = (pf & (VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT)) ==
                    (VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
-    if (r == VK_SUCCESS && coherent && (host || !ctx->force_staging))
+    if (!failed && coherent && (host || !ctx->force_staging)) {
         r = ctx->vk.vkMapMemory(ctx->device, *memory, 0, VK_WHOLE_SIZE, 0, mapped);
-    if (r != VK_SUCCESS) {
+        if (r != VK_SUCCESS)
+            failed = "vkMapMemory";
+    }
+    if (failed) {
         ctx->vk.vkDestroyBuffer(ctx->device, *buffer, NULL);
         ctx->vk.vkFreeMemory(ctx->device, *memory, NULL);
         *buffer = VK_NULL_HANDLE;
         *memory = VK_NULL_HANDLE;
-        return lsuv_vk_fail(ctx, r, host ? "mapping the staging buffer" : "binding device memory");
+        *mapped = NULL;
+        char what[128];
+        snprintf(what, sizeof what, "%s (%llu bytes for %s)", failed, (unsigned long long)req.size,
+                 host ? "the staging buffer" : "a device memory block");
+        return lsuv_vk_fail(ctx, r, what);
     }
     if (type_out)
         *type_out = (uint32_t)type;
@@ -109,18 +120,14 @@ static lsuv_status make_buffer(lsuv_context *ctx, uint64_t size, VkBufferUsageFl
 
 static lsuv_status add_block(lsuv_context *ctx, uint64_t bytes)
 {
-    uint64_t size = bytes > BLOCK_BYTES ? round_up(bytes, 1 << 20) : BLOCK_BYTES;
+    uint64_t size = bytes > BLOCK_BYTES ? lsuv_round_up(bytes, 1 << 20) : BLOCK_BYTES;
     if (size > ctx->info.max_allocation_size && bytes <= ctx->info.max_allocation_size)
         size = bytes; /* small allocation limit: exactly what is asked */
-    lsuv_block *grown = realloc(ctx->blocks, (size_t)(ctx->block_count + 1) * sizeof *grown);
     lsuv_range *range = malloc(sizeof *range);
-    if (!grown || !range) {
+    if (!range || !lsuv_grow(&ctx->blocks, &ctx->block_capacity, ctx->block_count + 1, sizeof *ctx->blocks)) {
         free(range);
-        if (grown)
-            ctx->blocks = grown;
         return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a memory block");
     }
-    ctx->blocks = grown;
     lsuv_block *b = &ctx->blocks[ctx->block_count];
     memset(b, 0, sizeof *b);
     uint32_t type = 0;
@@ -153,7 +160,7 @@ lsuv_status lsuv_buffer_alloc(lsuv_context *ctx, uint64_t bytes, lsuv_buffer *ou
     if (bytes > UINT64_MAX / 2)
         return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_DEVICE_MEMORY, "buffer of %llu bytes requested",
                          (unsigned long long)bytes);
-    uint64_t need = round_up(bytes, ALIGN);
+    uint64_t need = lsuv_round_up(bytes, ALIGN);
     for (int pass = 0; pass < 2; pass++) {
         for (int bi = 0; bi < ctx->block_count; bi++) {
             lsuv_block *b = &ctx->blocks[bi];
@@ -193,7 +200,7 @@ void lsuv_buffer_free(lsuv_context *ctx, lsuv_buffer *buf)
     if (!buf || !buf->address || buf->block < 0 || buf->block >= ctx->block_count)
         return;
     lsuv_block *b = &ctx->blocks[buf->block];
-    uint64_t off = buf->offset, size = round_up(buf->size, ALIGN);
+    uint64_t off = buf->offset, size = lsuv_round_up(buf->size, ALIGN);
     ctx->bytes_in_use -= size;
     lsuv_range **pp = &b->free_ranges;
     while (*pp && (*pp)->offset < off)
@@ -236,21 +243,19 @@ lsuv_buffer lsuv_buffer_slice(const lsuv_buffer *buf, uint64_t offset, uint64_t 
 
 lsuv_status lsuv_scratch(lsuv_context *ctx, uint64_t bytes, lsuv_buffer *out)
 {
-    uint64_t need = round_up(bytes ? bytes : 1, ALIGN);
+    uint64_t need = lsuv_round_up(bytes ? bytes : 1, ALIGN);
     for (int i = 0; i < ctx->scratch_count; i++)
         if (ctx->scratch[i].size - ctx->scratch_used[i] >= need) {
             *out = lsuv_buffer_slice(&ctx->scratch[i], ctx->scratch_used[i], bytes);
             ctx->scratch_used[i] += need;
             return LSUV_OK;
         }
-    lsuv_buffer *grown = realloc(ctx->scratch, (size_t)(ctx->scratch_count + 1) * sizeof *grown);
-    if (grown)
-        ctx->scratch = grown;
-    uint64_t *used = realloc(ctx->scratch_used, (size_t)(ctx->scratch_count + 1) * sizeof *used);
-    if (used)
-        ctx->scratch_used = used;
-    if (!grown || !used)
+    /* Two arrays of one capacity, recorded once both have grown. */
+    int cap = ctx->scratch_capacity, cap_used = ctx->scratch_capacity, n = ctx->scratch_count + 1;
+    if (!lsuv_grow(&ctx->scratch, &cap, n, sizeof *ctx->scratch) ||
+        !lsuv_grow(&ctx->scratch_used, &cap_used, n, sizeof *ctx->scratch_used))
         return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for scratch");
+    ctx->scratch_capacity = cap;
     lsuv_buffer chunk;
     lsuv_status st = lsuv_buffer_alloc(ctx, need > SCRATCH_CHUNK ? need : SCRATCH_CHUNK, &chunk);
     if (st != LSUV_OK)
@@ -294,12 +299,12 @@ void lsuv_memory_destroy(lsuv_context *ctx)
     }
     free(ctx->blocks);
     ctx->blocks = NULL;
-    ctx->block_count = 0;
+    ctx->block_count = ctx->block_capacity = 0;
     free(ctx->scratch);
     free(ctx->scratch_used);
     ctx->scratch = NULL;
     ctx->scratch_used = NULL;
-    ctx->scratch_count = 0;
+    ctx->scratch_count = ctx->scratch_capacity = 0;
     if (ctx->staging) {
         ctx->vk.vkDestroyBuffer(ctx->device, ctx->staging, NULL);
         ctx->vk.vkFreeMemory(ctx->device, ctx->staging_memory, NULL);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "vk/context.h"
 
 lsuv_status lsuv_pipelines_create(lsuv_context *ctx)
@@ -76,14 +77,8 @@ lsuv_status lsuv_pipeline_get(lsuv_context *ctx, lsuv_shader_id shader, const ui
             return LSUV_OK;
         }
     }
-    if (ctx->pipeline_count == ctx->pipeline_capacity) {
-        int cap = ctx->pipeline_capacity ? 2 * ctx->pipeline_capacity : 32;
-        lsuv_pipeline_entry *grown = realloc(ctx->pipelines, (size_t)cap * sizeof *grown);
-        if (!grown)
-            return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for pipelines");
-        ctx->pipelines = grown;
-        ctx->pipeline_capacity = cap;
-    }
+    if (!lsuv_grow(&ctx->pipelines, &ctx->pipeline_capacity, ctx->pipeline_count + 1, sizeof *ctx->pipelines))
+        return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for pipelines");
     lsuv_pipeline_entry *e = &ctx->pipelines[ctx->pipeline_count];
     memset(e, 0, sizeof *e);
     e->shader = shader;
