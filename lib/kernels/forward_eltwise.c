@@ -254,6 +254,12 @@ lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const 
     /* Large windows (global pooling above all): a workgroup per output shares the window;
      * small ones: an invocation per output. */
     uint64_t area = (uint64_t)q.kernel_h * q.kernel_w;
+    /* Global pooling on a CPU device: an invocation per plane, reading it as one row
+     * (the reduce kernel), avoids the shared-memory tree whose barriers are costly there
+     * (lavapipe, 16x64x56x56: ~4x faster) */
+    if (ctx->info.type == LSUV_DEVICE_CPU && area >= 64 && q.out_h == 1 && q.out_w == 1 && q.kernel_h == q.in_h &&
+        q.kernel_w == q.in_w && q.pad_h == 0 && q.pad_w == 0 && push.eh == q.in_h && push.ew == q.in_w)
+        return lsuv_k_reduce(ctx, q.max ? LSUV_K_REDUCE_MAX : LSUV_K_REDUCE_MEAN, planes, in_plane, 1, x, y);
     if (area >= 64) {
         uint32_t wg = area >= 1024 ? 256 : 64;
         uint32_t spec[4] = {q.max ? 1u : 0u, 1, wg, exclude};
