@@ -12,6 +12,7 @@
 #include "nn/graph_run.h"
 #include "ref_conv.h"
 #include "ref_general.h"
+#include "ref_net.h"
 #include "support.h"
 
 static void ok(lsuv_context *ctx, lsuv_status st, const char *what)
@@ -584,6 +585,21 @@ static int param(lsuv_net *net, const char *name, int ndim, const int64_t *shape
     return idx;
 }
 
+/* A dense node over the last axis of node `in`: (..., in_f) -> dims (3 axes), rows per sample. */
+static int push_dense(lsuv_net *net, const char *name, int in, const int64_t *dims, int w, int b, uint32_t in_f,
+                      uint32_t out_f, uint32_t rows)
+{
+    lsuv_node n;
+    lsuv_node_init(&n, LSUV_NODE_DENSE, name, in);
+    set_dims(&n, 3, dims);
+    n.weight = w;
+    n.bias = b;
+    n.in_features = in_f;
+    n.out_features = out_f;
+    n.rows = rows;
+    return push(net, &n);
+}
+
 /* input (6,5,7) -> reshape (2,3,5,7) -> transpose (3,2,5,7) -> reshape (6,5,7) -> x P (6,1,1)
  * -> SELU -> pad H (1,2) -> concat with the input along H (6,13,7) -> softmax over W ->
  * dense over the last axis 7->4 (78 rows) -> minus its mean over H -> reshape (312), the
@@ -647,14 +663,7 @@ Test(general, graph_of_general_nodes)
     n.reduce = (lsuv_reduce_desc){.op = LSUV_REDUCE_SOFTMAX, .outer = 78, .n = 7, .inner = 1};
     int sm = push(net, &n);
 
-    lsuv_node_init(&n, LSUV_NODE_DENSE, "fc", sm);
-    set_dims(&n, 3, (int64_t[]){6, 13, 4});
-    n.weight = p_w;
-    n.bias = p_b;
-    n.in_features = 7;
-    n.out_features = 4;
-    n.rows = 78;
-    int fc = push(net, &n);
+    int fc = push_dense(net, "fc", sm, (int64_t[]){6, 13, 4}, p_w, p_b, 7, 4, 78);
 
     lsuv_node_init(&n, LSUV_NODE_REDUCE, "mean", fc);
     set_dims(&n, 3, (int64_t[]){6, 1, 4});
@@ -754,18 +763,6 @@ Test(general, graph_refuses_inconsistent_nodes)
     lsuv_net_destroy(net);
 }
 
-/* Population variance of x[0..n). */
-static double variance(const double *x, size_t n)
-{
-    double m = 0, v = 0;
-    for (size_t i = 0; i < n; i++)
-        m += x[i];
-    m /= (double)n;
-    for (size_t i = 0; i < n; i++)
-        v += (x[i] - m) * (x[i] - m);
-    return v / (double)n;
-}
-
 static double *param_values(lsuv_net *net, const char *name, size_t n)
 {
     float *f = malloc(n * sizeof *f);
@@ -802,14 +799,7 @@ static void lsuv_through_general_nodes(lsuv_measure measure)
     n.gather = (lsuv_gather_desc){.rank = 4, .in_stride = {120, 30, 1, 5}, .start = {0}, .step = {1, 1, 1, 1},
                                   .in_extent = {0, 4, 5, 6}};
     int tr = push(net, &n);
-    lsuv_node_init(&n, LSUV_NODE_DENSE, "fc", tr);
-    set_dims(&n, 3, (int64_t[]){4, 5, 7});
-    n.weight = p_fw;
-    n.bias = p_fb;
-    n.in_features = 6;
-    n.out_features = 7;
-    n.rows = 20;
-    int fc = push(net, &n);
+    int fc = push_dense(net, "fc", tr, (int64_t[]){4, 5, 7}, p_fw, p_fb, 6, 7, 20);
     lsuv_node_init(&n, LSUV_NODE_ACTIVATION, "selu", fc);
     set_dims(&n, 3, (int64_t[]){4, 5, 7});
     n.act = LSUV_K_ACT_SELU;
@@ -863,7 +853,7 @@ static void lsuv_through_general_nodes(lsuv_measure measure)
             t3[i] = ref_activation2(t2[i], LSUV_K_ACT_SELU, 1.67326319f, 1.05070102f, 0);
         double var;
         if (layer == 0) {
-            var = variance(measure == LSUV_MEASURE_POST ? t3 : t2, PER * 140);
+            var = ref_variance(measure == LSUV_MEASURE_POST ? t3 : t2, PER * 140, NULL);
         } else {
             double t5[PER * 140];
             ref_binary(LSUV_K_BIN_ADD, 4, (int64_t[]){PER, 4, 5, 7}, t3, (int64_t[]){140, 35, 7, 1}, dp,
@@ -871,7 +861,7 @@ static void lsuv_through_general_nodes(lsuv_measure measure)
             lsuv_conv2d_params cp = net->nodes[conv].conv;
             cp.batch = PER;
             ref_conv2d_asym(&cp, t5, cw, cb, t4);
-            var = variance(t4, PER * 144); /* no activation follows: post measures the same */
+            var = ref_variance(t4, PER * 144, NULL); /* no activation follows: post measures the same */
         }
         cr_expect_lt(fabs(var - 1), o.tol_var, "layer %s: variance %g after LSUV (reported %g)", L->name, var,
                      L->var_final);
