@@ -233,6 +233,15 @@ Test(conv2d, random_geometries_tiled_kernel) { conv_suite("tiled", 102, 60, 40);
 Test(conv2d, random_geometries_subgroup_kernel) { conv_suite("subgroup", 103, 60, 40); }
 Test(conv2d, random_geometries_direct_kernel) { conv_suite("direct", 104, 60, 12); }
 
+/* A symmetric-padding geometry by position, named field by field: the struct may gain
+ * fields at its end (asymmetric pads did), which then start zeroed. */
+#define CONV_GEOMETRY(b, c, h, w, k, r, s, sh_, sw_, ph, pw, dh, dw, g)                           \
+    {                                                                                          \
+        .batch = (b), .in_channels = (c), .in_h = (h), .in_w = (w), .out_channels = (k),       \
+        .kernel_h = (r), .kernel_w = (s), .stride_h = (sh_), .stride_w = (sw_), .pad_h = (ph), \
+        .pad_w = (pw), .dilation_h = (dh), .dilation_w = (dw), .groups = (g)                   \
+    }
+
 /* Shapes of real networks: many channels and a deep K (slices, tile edges). */
 static void conv_fixed(const char *kernel)
 {
@@ -241,12 +250,12 @@ static void conv_fixed(const char *kernel)
     test_rng rng = {202};
     lsuv_conv2d_params shapes[] = {
         /* batch C H W K R S sh sw ph pw dh dw groups */
-        {3, 80, 16, 16, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0},   /* fitnet4-like */
-        {2, 3, 33, 31, 65, 7, 7, 2, 2, 3, 3, 1, 1, 1, 0, 0},    /* stem */
-        {1, 130, 9, 11, 257, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0},  /* pointwise */
-        {5, 48, 12, 10, 48, 3, 3, 1, 1, 1, 1, 1, 1, 48, 0, 0},  /* depthwise */
-        {2, 64, 14, 14, 96, 3, 5, 2, 1, 2, 1, 2, 1, 4, 0, 0},   /* grouped, dilated */
-        {1, 17, 5, 40, 33, 1, 7, 1, 3, 0, 3, 1, 1, 1, 0, 0},    /* wide image, 1x7 */
+        CONV_GEOMETRY(3, 80, 16, 16, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1),   /* fitnet4-like */
+        CONV_GEOMETRY(2, 3, 33, 31, 65, 7, 7, 2, 2, 3, 3, 1, 1, 1),    /* stem */
+        CONV_GEOMETRY(1, 130, 9, 11, 257, 1, 1, 1, 1, 0, 0, 1, 1, 1),  /* pointwise */
+        CONV_GEOMETRY(5, 48, 12, 10, 48, 3, 3, 1, 1, 1, 1, 1, 1, 48),  /* depthwise */
+        CONV_GEOMETRY(2, 64, 14, 14, 96, 3, 5, 2, 1, 2, 1, 2, 1, 4),   /* grouped, dilated */
+        CONV_GEOMETRY(1, 17, 5, 40, 33, 1, 7, 1, 3, 0, 3, 1, 1, 1),    /* wide image, 1x7 */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         run_conv(ctx, &rng, &shapes[i], 1);
@@ -369,7 +378,7 @@ Test(conv2d, capped_grid_loops_over_tiles)
         force_kernel(kernels[k]);
         lsuv_context *ctx = test_context();
         test_rng rng = {404 + (uint64_t)k};
-        lsuv_conv2d_params p = {5, 12, 17, 19, 300, 3, 2, 1, 2, 1, 1, 1, 1, 3, 0, 0};
+        lsuv_conv2d_params p = CONV_GEOMETRY(5, 12, 17, 19, 300, 3, 2, 1, 2, 1, 1, 1, 1, 3);
         run_conv(ctx, &rng, &p, 1);
         check_dense(ctx, &rng, 700, 19, 333, 1);
         lsuv_context_destroy(ctx);
