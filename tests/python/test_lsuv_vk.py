@@ -89,7 +89,7 @@ class TestInit(unittest.TestCase):
                 self.assertTrue(torch.equal(v, after[k]), f"{k} changed but is not an LSUV tensor")
         was = model.training
         model.eval()
-        var = layer_variances(model, x)
+        var = layer_variances(model, x[0] if isinstance(x, list) else x)
         model.train(was)
         if measure == "pre":
             for r in report:
