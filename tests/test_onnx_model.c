@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -707,5 +708,37 @@ Test(onnx_write, bad_edits_leave_no_file, .init = setup)
     expect_error(lsuv_onnx_write(m, &ed, tpath("bad.onnx"), err, sizeof err), LSUV_ERROR_DEVICE_LOST, err,
                  "fetch of tensor 0 failed");
     cr_expect(!file_exists(tpath("bad.onnx")));
+    lsuv_onnx_free(m);
+}
+
+/* dims claiming billions of elements over a few stored bytes (found by fuzz_onnx): refused
+ * before anything of that size is allocated (the address space is capped at 1 GiB here) */
+Test(onnx_read, huge_dims_refused_before_allocating, .init = setup)
+{
+    built b;
+    build_init(&b, 13);
+    static const int64_t dims[2] = {3100000, 1000};
+    static const float few[4] = {1, 2, 3, 4};
+    set_raw(add_tensor(&b, "raw", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, dims), few, sizeof few);
+    Onnx__TensorProto *t = add_tensor(&b, "typed", ONNX__TENSOR_PROTO__DATA_TYPE__INT64, 2, dims);
+    t->n_int64_data = 2;
+    t->int64_data = (int64_t *)(const int64_t[]){1, 2};
+    write_bytes(tpath("small.bin"), few, sizeof few);
+    set_external(&b, add_tensor(&b, "ext", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 2, dims), "small.bin", -1, -1);
+    lsuv_onnx_model *m = load_built(&b, tdir);
+    struct rlimit lim = {1u << 30, 1u << 30};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+    char err[512] = "";
+    float *v = NULL;
+    int64_t *iv = NULL, n;
+    expect_error(lsuv_onnx_tensor_f32(m, init_named(m, "raw"), &v, &n, err, sizeof err), LSUV_ERROR_FORMAT, err,
+                 "raw_data holds 16 bytes");
+    expect_error(lsuv_onnx_tensor_i64(m, init_named(m, "typed"), &iv, &n, err, sizeof err), LSUV_ERROR_FORMAT, err,
+                 "int64_data holds 2 values");
+    expect_error(lsuv_onnx_tensor_f32(m, init_named(m, "ext"), &v, &n, err, sizeof err), LSUV_ERROR_FORMAT, err,
+                 "holds 16 bytes, too short");
+    expect_error(lsuv_onnx_tensor_i64(m, init_named(m, "ext"), &iv, &n, err, sizeof err), LSUV_ERROR_FORMAT, err,
+                 "holds 16 bytes, too short");
+    cr_expect(v == NULL && iv == NULL);
     lsuv_onnx_free(m);
 }

@@ -422,28 +422,14 @@ static lsuv_status ext_pread(int fd, void *dst, size_t n, uint64_t offset, const
     return LSUV_OK;
 }
 
-/* Reads need bytes of t's external data into dst. */
-static lsuv_status ext_read(const lsuv_onnx_model *m, const Onnx__TensorProto *t, void *dst, size_t need, char *err,
-                            size_t err_size)
-{
-    int fd;
-    uint64_t offset;
-    char *full;
-    lsuv_status st = ext_open(m, t, need, &fd, &offset, &full, err, err_size);
-    if (st == LSUV_OK) {
-        st = ext_pread(fd, dst, need, offset, t, full, err, err_size);
-        close(fd);
-        free(full);
-    }
-    return st;
-}
-
-/* Checks t and locates its elements. When the data is external it is read into a
- * malloc'ed *owned (to free). fast_f32 (may be NULL): when the tensor is FLOAT stored as
- * little-endian bytes on a little-endian host, external data is read straight into it
- * (numel floats) and *fast_done is set. */
+/* Checks t and locates its elements; nothing is allocated before the stored data is known
+ * to hold the element count the dims claim (a few bytes must not make us allocate GBs).
+ * When the data is external it is read into a malloc'ed *owned (to free). fast_f32 (may
+ * be NULL): when the tensor is FLOAT stored externally as little-endian bytes on a
+ * little-endian host, it is read straight into a malloc'ed *fast_f32 (numel floats) and
+ * *fast_done is set. */
 static lsuv_status locate(const lsuv_onnx_model *m, const Onnx__TensorProto *t, elem_src *s, int64_t *numel,
-                          uint8_t **owned, float *fast_f32, int *fast_done, char *err, size_t err_size)
+                          uint8_t **owned, float **fast_f32, int *fast_done, char *err, size_t err_size)
 {
     memset(s, 0, sizeof *s);
     *owned = NULL;
@@ -468,18 +454,24 @@ static lsuv_status locate(const lsuv_onnx_model *m, const Onnx__TensorProto *t, 
     *numel = n;
 
     if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
-        int direct = fast_f32 && dt == DT(FLOAT) && host_is_little_endian();
-        uint8_t *buf = direct ? (uint8_t *)fast_f32 : malloc(need ? need : 1);
-        if (!buf)
-            return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY,
+        int direct = fast_f32 && dt == DT(FLOAT) && host_is_little_endian(), fd;
+        uint64_t offset;
+        char *full;
+        lsuv_status st = ext_open(m, t, need, &fd, &offset, &full, err, err_size); /* checks the file's size */
+        if (st != LSUV_OK)
+            return st;
+        uint8_t *buf = malloc(need ? need : 1);
+        st = buf ? ext_pread(fd, buf, need, offset, t, full, err, err_size)
+                 : lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY,
                                      "initializer '%s': out of host memory for %zu bytes", name, need);
-        lsuv_status st = ext_read(m, t, buf, need, err, err_size);
+        close(fd);
+        free(full);
         if (st != LSUV_OK) {
-            if (!direct)
-                free(buf);
+            free(buf);
             return st;
         }
         if (direct) {
+            *fast_f32 = (float *)buf;
             *fast_done = 1;
         } else {
             *owned = buf;
@@ -517,24 +509,18 @@ lsuv_status lsuv_onnx_tensor_f32(const lsuv_onnx_model *m, const Onnx__TensorPro
     if (!m || !t || !values || !numel)
         return lsuv_format_error(err, err_size, LSUV_ERROR_INVALID_ARGUMENT, "lsuv_onnx_tensor_f32: NULL argument");
     *values = NULL;
-    int64_t n = lsuv_onnx_numel(t);
-    if (n < 0)
-        return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "initializer '%s': invalid dims (negative or overflowing)",
-                                 tensor_label(t));
-    if ((uint64_t)n > SIZE_MAX / 8)
-        return lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "initializer '%s': %lld elements is too large",
-                                 tensor_label(t), (long long)n);
-    float *v = malloc(n ? (size_t)n * sizeof(float) : sizeof(float));
-    if (!v)
-        return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY,
-                                 "initializer '%s': out of host memory for %lld floats", tensor_label(t), (long long)n);
     elem_src s;
     uint8_t *owned;
     int done;
-    lsuv_status st = locate(m, t, &s, &n, &owned, v, &done, err, err_size);
-    if (st != LSUV_OK) {
-        free(v);
+    int64_t n;
+    float *v = NULL;
+    lsuv_status st = locate(m, t, &s, &n, &owned, &v, &done, err, err_size);
+    if (st != LSUV_OK)
         return st;
+    if (!done && !(v = malloc(n ? (size_t)n * sizeof(float) : sizeof(float)))) {
+        free(owned);
+        return lsuv_format_error(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY,
+                                 "initializer '%s': out of host memory for %lld floats", tensor_label(t), (long long)n);
     }
     if (!done) {
         if (s.dt == DT(FLOAT) && s.bytes && host_is_little_endian())
