@@ -6,6 +6,12 @@
  *    went wrong, specifically; the library never prints to stdout and never aborts;
  *  - handles are opaque; options structs are filled with documented defaults by their
  *    *_init() function, then changed field by field;
+ *  - ABI before 1.0: the public structs a caller allocates (lsuv_context_options,
+ *    lsuv_conv2d_desc, lsuv_options) end in `uint64_t reserved[8]`, zeroed by their
+ *    *_init(). New fields take reserved space (the size stays; zero means the old
+ *    behaviour), so a program built against an older lsuv.h keeps working with a newer
+ *    library. Reserved space, not a leading size field: a size field would make every
+ *    caller set it. Never write reserved; always start from *_init();
  *  - no global mutable state: contexts are independent; a context (and everything
  *    made from it) must be used from one thread at a time.
  *
@@ -71,6 +77,7 @@ typedef struct lsuv_context_options {
     const char *device_name; /* NULL (default): choose; else a case-insensitive substring */
     /* When both are unset the LSUV_DEVICE environment variable is read (an index or a
      * name substring); without it: discrete GPU, then integrated, virtual, CPU. */
+    uint64_t reserved[8];    /* zero (set by _init): room for fields added before 1.0 */
 } lsuv_context_options;
 
 LSUV_API void lsuv_context_options_init(lsuv_context_options *options);
@@ -179,6 +186,7 @@ typedef struct lsuv_conv2d_desc {
     int dilation_h, dilation_w; /* default 1 */
     int groups;                 /* default 1 */
     int bias;                   /* default 1 */
+    uint64_t reserved[8];       /* zero (set by _init): room for fields added before 1.0 */
 } lsuv_conv2d_desc;
 LSUV_API void lsuv_conv2d_desc_init(lsuv_conv2d_desc *desc, int out_channels, int kernel);
 
@@ -269,6 +277,7 @@ typedef struct lsuv_options {
     /* Called (when not NULL) before each dense/conv layer: layer is 0-based. */
     void (*progress)(void *user, int layer, int layers, const char *name);
     void *progress_user;
+    uint64_t reserved[8];  /* zero (set by _init): room for fields added before 1.0 */
 } lsuv_options;
 LSUV_API void lsuv_options_init(lsuv_options *options);
 

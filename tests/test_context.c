@@ -217,3 +217,32 @@ Test(context, compute_queue_found_past_16_families)
     cr_assert_eq(ctx->queue_family, real_family, "choosing does not change the live context");
     lsuv_context_destroy(ctx);
 }
+
+/* The public option structs end in reserved space (ABI room before 1.0) that their
+ * *_init() functions zero, whatever the memory held before. */
+#define EXPECT_RESERVED_ZERO(s)                                                                 \
+    do {                                                                                        \
+        cr_assert_eq(sizeof((s).reserved), 64, "reserved space changed size: the ABI moved");   \
+        for (size_t i = 0; i < sizeof((s).reserved) / sizeof((s).reserved[0]); i++)             \
+            cr_assert_eq((s).reserved[i], 0, #s ".reserved[%zu] not zeroed by its init", i);    \
+    } while (0)
+
+Test(context, option_structs_reserve_zeroed_space)
+{
+    lsuv_context_options co;
+    lsuv_conv2d_desc cd;
+    lsuv_options o;
+    memset(&co, 0xa5, sizeof co);
+    memset(&cd, 0xa5, sizeof cd);
+    memset(&o, 0xa5, sizeof o);
+    lsuv_context_options_init(&co);
+    lsuv_conv2d_desc_init(&cd, 8, 3);
+    lsuv_options_init(&o);
+    EXPECT_RESERVED_ZERO(co);
+    EXPECT_RESERVED_ZERO(cd);
+    EXPECT_RESERVED_ZERO(o);
+    /* at the end, so fields added from it keep the offsets of the fields before */
+    cr_assert_eq(offsetof(lsuv_context_options, reserved) + 64, sizeof co);
+    cr_assert_eq(offsetof(lsuv_conv2d_desc, reserved) + 64, sizeof cd);
+    cr_assert_eq(offsetof(lsuv_options, reserved) + 64, sizeof o);
+}
