@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "common/util.h"
 #include "formats/formats.h"
 
 /* deflate cannot expand data more than ~1032:1; a header claiming more than this
@@ -149,9 +150,8 @@ static lsuv_status idx_parse(idx_src *src, const char *path, int regular, uint64
     int gzipped = src->gzip;
     const char *kind = gzipped ? "gzip-compressed " : "";
     if (got < 4 || head[0] != 0 || head[1] != 0 || !idx_type_name(head[2]) || head[3] == 0) {
-        char hex[32] = "";
-        for (uint64_t i = 0; i < got; i++)
-            snprintf(hex + (i ? 3 * i - 1 : 0), sizeof hex - 3 * i, "%s%02x", i ? " " : "", head[i]);
+        char hex[32];
+        lsuv_hex_text(hex, sizeof hex, head, (size_t)got);
         st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT,
                     "%s: not an IDX file: %sdata starts with %s (expected 00 00 <type> <dims>)", path, kind,
                     got ? hex : "nothing");

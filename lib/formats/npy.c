@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/util.h"
 #include "formats/formats.h"
 
 #define NPY_MAX_HEADER (1u << 20) /* numpy itself refuses headers over 10000 bytes by default */
@@ -33,17 +34,6 @@ static void swap32(void *p, size_t n)
         b[2] = t1;
         b[3] = t0;
     }
-}
-
-/* "(2, 3)" / "(5,)" / "()" as Python prints a shape tuple. */
-static void format_shape(char *buf, size_t size, int ndim, const int64_t *shape)
-{
-    size_t len = 0;
-    len += (size_t)snprintf(buf, size, "(");
-    for (int i = 0; i < ndim && len < size; i++)
-        len += (size_t)snprintf(buf + len, size - len, i ? ", %lld" : "%lld", (long long)shape[i]);
-    if (len < size)
-        snprintf(buf + len, size - len, ndim == 1 ? ",)" : ")");
 }
 
 /* ------------------------------------------------------------ header dict parser */
@@ -453,9 +443,8 @@ static lsuv_status npy_parse(npy_src *src, const char *path, lsuv_host_array *ou
     unsigned char pre[12];
     size_t got = src_read(src, pre, 10);
     if (got < 6 || memcmp(pre, npy_magic, 6) != 0) {
-        char hex[40] = "";
-        for (size_t i = 0; i < got && i < 6; i++)
-            snprintf(hex + (i ? 3 * i - 1 : 0), sizeof hex - 3 * i, "%s%02x", i ? " " : "", pre[i]);
+        char hex[40];
+        lsuv_hex_text(hex, sizeof hex, pre, got < 6 ? got : 6);
         st = lsuv_format_error(err, err_size, LSUV_ERROR_FORMAT, "%s: not a .npy file (bad magic: starts with %s%s)",
                     path, got ? hex : "nothing", got ? "" : ", the file is empty");
         goto done;
@@ -515,7 +504,7 @@ static lsuv_status npy_parse(npy_src *src, const char *path, lsuv_host_array *ou
         goto done;
 
     char shape_txt[256];
-    format_shape(shape_txt, sizeof shape_txt, h.ndim, h.shape);
+    lsuv_shape_text(shape_txt, sizeof shape_txt, h.ndim, h.shape, 1);
     npy_dtype dt;
     if (!parse_dtype(h.descr, &dt)) {
         /* complex, object, strings, dates, long double: not numbers we can take as data */
@@ -708,7 +697,7 @@ lsuv_status lsuv_npy_write(const char *path, const lsuv_host_array *a, char *err
     /* v1.0: 10-byte preamble + dict padded with spaces and ended by '\n' so the data
      * starts at a multiple of 64 bytes, as numpy writes it. */
     char shape_txt[256];
-    format_shape(shape_txt, sizeof shape_txt, a->ndim, a->shape);
+    lsuv_shape_text(shape_txt, sizeof shape_txt, a->ndim, a->shape, 1);
     char header[512];
     int n = snprintf(header + 10, sizeof header - 10,
                      "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape_txt);

@@ -11,17 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "formats/formats.h"
 
 
 /* ------------------------------------------------------------ atomic writing */
-
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 /* fsync the folder holding path so the rename itself survives a crash (best effort). */
 static void sync_parent(const char *path)
@@ -51,11 +45,11 @@ lsuv_status lsuv_write_atomic(const char *path, lsuv_write_fn body, void *user, 
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t state = mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 17) ^
+    uint64_t state = lsuv_mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 17) ^
                            (uint64_t)(uintptr_t)&ts);
     int fd = -1;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        uint64_t r = mix64(state += 0x9E3779B97F4A7C15ull);
+        uint64_t r = lsuv_mix64(state += 0x9E3779B97F4A7C15ull);
         char suffix[7];
         for (int i = 0; i < 6; i++, r /= 62)
             suffix[i] = alphabet[r % 62];

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "vk/context.h"
 #include "formats/formats.h"
 
@@ -57,9 +58,8 @@ lsuv_status lsuv_data_load(lsuv_context *ctx, const char *path, lsuv_data **out)
                (got >= 4 && head[0] == 0 && head[1] == 0)) {
         st = lsuv_idx_read(path, &a, err, sizeof err);
     } else {
-        char hex[32] = "";
-        for (size_t i = 0; i < got && i < 4; i++)
-            snprintf(hex + (i ? 3 * i - 1 : 0), sizeof hex - 3 * i, "%s%02x", i ? " " : "", head[i]);
+        char hex[32];
+        lsuv_hex_text(hex, sizeof hex, head, got < 4 ? got : 4);
         return lsuv_fail(ctx, LSUV_ERROR_FORMAT, "%s: neither .npy nor IDX (plain or gzip): %s%s", path,
                          got ? "starts with " : "the file is empty", hex);
     }
@@ -69,12 +69,7 @@ lsuv_status lsuv_data_load(lsuv_context *ctx, const char *path, lsuv_data **out)
     /* Samples must be N x F or N x C x H x W; the readers accept more. */
     if (a.ndim != 2 && a.ndim != 4) {
         char shape[160];
-        size_t len = (size_t)snprintf(shape, sizeof shape, "(");
-        for (int i = 0; i < a.ndim && len < sizeof shape; i++)
-            len += (size_t)snprintf(shape + len, sizeof shape - len, i ? ", %lld" : "%lld",
-                                    (long long)a.shape[i]);
-        if (len < sizeof shape)
-            snprintf(shape + len, sizeof shape - len, a.ndim == 1 ? ",)" : ")");
+        lsuv_shape_text(shape, sizeof shape, a.ndim, a.shape, 1);
         free(a.data);
         return lsuv_fail(ctx, LSUV_ERROR_FORMAT,
                          "%s: shape %s has %d dimensions; expected N x F or N x C x H x W", path, shape,
@@ -110,14 +105,6 @@ lsuv_status lsuv_data_load(lsuv_context *ctx, const char *path, lsuv_data **out)
     return LSUV_OK;
 }
 
-/* splitmix64's finalizer: a bijective 64-bit mixer. */
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 lsuv_status lsuv_data_gaussian(lsuv_context *ctx, int64_t n, int ndim, const int64_t *dims, uint64_t seed,
                                lsuv_data **out)
 {
@@ -151,10 +138,10 @@ lsuv_status lsuv_data_gaussian(lsuv_context *ctx, int64_t n, int ndim, const int
     /* Counter-based: pair k of values comes from uniforms number 2k and 2k+1 of the
      * stream key + i * golden (splitmix64), so any value depends only on (seed, index). */
     const uint64_t gamma = 0x9E3779B97F4A7C15ull;
-    const uint64_t key = mix64(seed ^ 0x6A09E667F3BCC909ull);
+    const uint64_t key = lsuv_mix64(seed ^ 0x6A09E667F3BCC909ull);
     for (int64_t k = 0; 2 * k < count; k++) {
-        uint64_t a = mix64(key + (uint64_t)(2 * k + 1) * gamma);
-        uint64_t b = mix64(key + (uint64_t)(2 * k + 2) * gamma);
+        uint64_t a = lsuv_mix64(key + (uint64_t)(2 * k + 1) * gamma);
+        uint64_t b = lsuv_mix64(key + (uint64_t)(2 * k + 2) * gamma);
         double u1 = ((double)(a >> 11) + 0.5) * 0x1.0p-53; /* (0,1): log() stays finite */
         double u2 = (double)(b >> 11) * 0x1.0p-53;
         double r = sqrt(-2.0 * log(u1));

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "nn/net.h"
 #include "nn/onnx_export.h"
 
@@ -11,12 +12,7 @@
 
 const char *lsuv_shape_string(int ndim, const int64_t *dims, char *buf, size_t size)
 {
-    size_t used = (size_t)snprintf(buf, size, "(");
-    for (int i = 0; i < ndim && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, i ? ", %lld" : "%lld", (long long)dims[i]);
-    if (used < size)
-        snprintf(buf + used, size - used, ")");
-    return buf;
+    return lsuv_shape_text(buf, size, ndim, dims, 0);
 }
 
 int64_t lsuv_node_numel(const lsuv_node *n)
