@@ -236,6 +236,7 @@ static lsuv_status binary_box(lsuv_context *ctx, const box *bx, void *user)
         uint32_t ext[AX];
         int32_t sa[AX], sb[AX];
     } push;
+    LSUV_PUSH_FITS(push);
     uint32_t origin, gx, gy, spec[3] = {(uint32_t)job->op, bx->rank ? (uint32_t)bx->rank : 1u, 0};
     int32_t sy[AX];
     push.total = box_extents(bx, push.ext);
@@ -305,6 +306,7 @@ static lsuv_status gather_box(lsuv_context *ctx, const box *bx, void *user)
         uint32_t ext[AX];
         int32_t sx[AX], sy[AX];
     } push;
+    LSUV_PUSH_FITS(push);
     uint32_t origin_y, gx, gy, spec[3] = {0, bx->rank ? (uint32_t)bx->rank : 1u, 0}; /* constant 0: unused */
     push.total = box_extents(bx, push.ext);
     spec[2] = box_grid(ctx, bx, push.total, &gx, &gy);
@@ -426,6 +428,7 @@ lsuv_status lsuv_k_reduce(lsuv_context *ctx, lsuv_k_reduce_op op, uint64_t outer
     for (uint64_t o = 0; o < outer; o += per) {
         uint64_t rows = outer - o < per ? outer - o : per;
         struct { uint32_t x[2], y[2], cols, n, inner; } push;
+        LSUV_PUSH_FITS(push);
         lsuv_push_address(push.x, x->address + 4 * o * row);
         lsuv_push_address(push.y, y->address + 4 * o * out_row);
         push.cols = (uint32_t)(rows * inner);
