@@ -70,8 +70,11 @@ lsuv_status lsuv_graph_alloc_outputs(lsuv_graph_run *r, int id)
     for (int k = 0; k < r->K; k++) {
         lsuv_status st = lsuv_buffer_alloc(r->ctx, bytes, own(r, id, k));
         if (st != LSUV_OK)
-            return lsuv_fail(r->ctx, st, "layer %s: output of %llu bytes: %s", r->net->nodes[id].name,
-                             (unsigned long long)bytes, lsuv_context_last_error(r->ctx));
+            return r->net->nodes[id].name[0]
+                       ? lsuv_fail(r->ctx, st, "layer %s: output of %llu bytes: %s", r->net->nodes[id].name,
+                                   (unsigned long long)bytes, lsuv_context_last_error(r->ctx))
+                       : lsuv_fail(r->ctx, st, "node %d: output of %llu bytes: %s", id, (unsigned long long)bytes,
+                                   lsuv_context_last_error(r->ctx));
     }
     return LSUV_OK;
 }
@@ -296,6 +299,8 @@ static lsuv_status prepare_batchnorm(lsuv_graph_run *r, int id)
         st = lsuv_buffer_upload(r->ctx, &r->extra[id], 0, out, 8ull * C);
     free(h);
     free(out);
+    if (st != LSUV_OK) /* say which node */
+        lsuv_fail(r->ctx, st, "batch norm %s: scale and shift: %s", n->name, lsuv_context_last_error(r->ctx));
     return st;
 }
 

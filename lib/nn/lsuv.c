@@ -106,7 +106,8 @@ static lsuv_status ensure_batch(run *r, layer_state *L, int k)
         return st;
     float *f = malloc(8ull * L->C);
     if (!f)
-        return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for the statistics of %u channels",
+                         L->C);
     st = lsuv_buffer_download(ctx, &L->stats, 0, f, 8ull * L->C); /* submits */
     for (uint32_t c = 0; c < L->C && st == LSUV_OK; c++) {
         L->mean[(size_t)k * L->C + c] = f[2 * c];
@@ -114,6 +115,20 @@ static lsuv_status ensure_batch(run *r, layer_state *L, int k)
     }
     free(f);
     L->have[k] = 1;
+    return st;
+}
+
+/* Submits what was recorded, also after a failure: nothing recorded may still refer to
+ * memory that is freed next. After a failure the first message is kept (a failing
+ * device fails this submit too, and its message would hide the cause). */
+static lsuv_status settle(lsuv_context *ctx, lsuv_status st)
+{
+    if (st == LSUV_OK)
+        return lsuv_submit(ctx);
+    char first[sizeof ctx->error];
+    memcpy(first, ctx->error, sizeof first);
+    lsuv_submit(ctx);
+    memcpy(ctx->error, first, sizeof first);
     return st;
 }
 
@@ -225,11 +240,13 @@ static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
     float *fb = calloc(L.C, sizeof *fb);
     lsuv_status st = (L.mean && L.var && L.have && L.bias && fb)
                          ? LSUV_OK
-                         : lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+                         : lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY,
+                                     "out of host memory for per-channel statistics (%u channels, %d batches)",
+                                     L.C, r->g.K);
     if (st == LSUV_OK && n->bias >= 0)
         st = lsuv_buffer_download(ctx, &net->params[n->bias].buffer, 0, fb, 4ull * L.C);
-    for (uint32_t c = 0; c < L.C; c++)
-        L.bias[c] = fb ? fb[c] : 0;
+    for (uint32_t c = 0; c < L.C && st == LSUV_OK; c++) /* fb is all zeros without a bias */
+        L.bias[c] = fb[c];
     if (st == LSUV_OK)
         st = lsuv_graph_alloc_outputs(&r->g, id);
     if (st == LSUV_OK)
@@ -240,7 +257,8 @@ static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
             st = lsuv_buffer_alloc(ctx, 4ull * L.C, &L.shift);
         L.shift_host = calloc(L.C, sizeof *L.shift_host);
         if (st == LSUV_OK && !L.shift_host)
-            st = lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+            st = lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for the trial bias (%u channels)",
+                           L.C);
     }
 
     /* the loop: measure, then rescale while |Var - 1| >= tol_var and tries remain */
@@ -312,8 +330,7 @@ static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
             st = lsuv_k_affine_act(ctx, val(r, id, b), val(r, id, b), L.count, L.C, L.spatial, (float)s, NULL,
                                    bias, LSUV_K_ACT_NONE, 0, NULL);
     }
-    if (st == LSUV_OK)
-        st = lsuv_submit(ctx); /* the scratch buffers below may be freed only after this */
+    st = settle(ctx, st); /* the buffers below may be freed only once no recorded work uses them */
     lsuv_buffer_free(ctx, &L.stats);
     lsuv_buffer_free(ctx, &L.tmp);
     lsuv_buffer_free(ctx, &L.shift);
@@ -394,6 +411,128 @@ static lsuv_status orthonormal_init(lsuv_net *net, uint64_t seed)
     return LSUV_OK;
 }
 
+/* ------------------------------------------------------------ all or nothing
+ *
+ * lsuv_init changes only the weights and biases of dense/conv layers. A failure at any
+ * point (device memory exhausted at layer 30, a device error, a host allocation) must
+ * leave them as they were, bit for bit. We keep the originals where they are and never
+ * write them: before the first change every such parameter gets a fresh device buffer
+ * holding a copy (vkCmdCopyBuffer: bytes, no arithmetic that could flush denormals or
+ * quiet NaNs), swapped into the network; the run changes only the copies. Success frees
+ * the originals; failure swaps them back and frees the copies.
+ *
+ * Why device copies rather than a host snapshot: the rollback is a pointer swap that
+ * cannot fail. A host snapshot would have to be uploaded again on failure, and that
+ * upload is exactly what fails after a device error or when the staging buffer cannot be
+ * created; a half-restored network would be the worst outcome. The price is device
+ * memory for a second copy of the LSUV layers' parameters during the run (small beside
+ * the activations of a batch); when it is not there, lsuv_init fails before any change. */
+typedef struct shadow_set {
+    lsuv_buffer *original; /* per parameter: the untouched original (address 0: not shadowed) */
+    int count;
+} shadow_set;
+
+/* Records a copy of src into dst (same size). */
+static lsuv_status record_copy(lsuv_context *ctx, const lsuv_buffer *src, const lsuv_buffer *dst)
+{
+    lsuv_status st = lsuv_record_begin(ctx);
+    if (st != LSUV_OK)
+        return st;
+    lsuv_barrier(ctx);
+    VkBufferCopy region = {.srcOffset = src->offset, .dstOffset = dst->offset, .size = src->size};
+    ctx->vk.vkCmdCopyBuffer(ctx->cmd, src->vk, dst->vk, 1, &region);
+    lsuv_barrier(ctx);
+    return LSUV_OK;
+}
+
+/* Gives every weight and bias of a dense/conv layer a working copy (see above). On
+ * failure nothing is swapped and the network is as it was. */
+static lsuv_status shadow_begin(lsuv_net *net, shadow_set *sh)
+{
+    lsuv_context *ctx = net->ctx;
+    sh->count = net->param_count;
+    sh->original = calloc((size_t)net->param_count + 1, sizeof *sh->original);
+    lsuv_buffer *copy = calloc((size_t)net->param_count + 1, sizeof *copy);
+    if (!sh->original || !copy) {
+        free(sh->original);
+        free(copy);
+        sh->original = NULL;
+        return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY,
+                         "lsuv_init: out of host memory for the table of %d parameters; nothing was changed",
+                         net->param_count);
+    }
+    lsuv_status st = LSUV_OK;
+    uint64_t bytes = 0;
+    for (int i = 0; i < net->node_count && st == LSUV_OK; i++) {
+        const lsuv_node *n = &net->nodes[i];
+        if (!lsuv_node_is_weight(n))
+            continue;
+        int idx[2] = {n->weight, n->bias};
+        for (int j = 0; j < 2 && st == LSUV_OK; j++) {
+            const lsuv_param *p = idx[j] >= 0 ? &net->params[idx[j]] : NULL;
+            if (!p || copy[idx[j]].address) /* none, or shared by two layers and copied already */
+                continue;
+            st = lsuv_buffer_alloc(ctx, p->buffer.size, &copy[idx[j]]);
+            if (st == LSUV_OK)
+                st = record_copy(ctx, &p->buffer, &copy[idx[j]]);
+            if (st != LSUV_OK)
+                lsuv_fail(ctx, st, "lsuv_init: a working copy of %s (%llu bytes; %llu bytes copied before it), so that "
+                          "a failure can leave the parameters as they were: %s; nothing was changed", p->name,
+                          (unsigned long long)p->buffer.size, (unsigned long long)bytes,
+                          lsuv_context_last_error(ctx));
+            bytes += p->buffer.size;
+        }
+    }
+    st = settle(ctx, st);
+    if (st != LSUV_OK) { /* the originals were only read */
+        for (int i = 0; i < net->param_count; i++)
+            lsuv_buffer_free(ctx, &copy[i]);
+        free(copy);
+        free(sh->original);
+        sh->original = NULL;
+        return st;
+    }
+    for (int i = 0; i < net->param_count; i++)
+        if (copy[i].address) {
+            sh->original[i] = net->params[i].buffer;
+            net->params[i].buffer = copy[i];
+        }
+    free(copy);
+    return LSUV_OK;
+}
+
+/* Success: the copies stay, the originals go. Failure: the originals come back. Only
+ * after every recorded use of either was submitted. Cannot fail. */
+static void shadow_end(lsuv_net *net, shadow_set *sh, int keep_copies)
+{
+    for (int i = 0; sh->original && i < sh->count; i++) {
+        if (!sh->original[i].address)
+            continue;
+        if (!keep_copies) {
+            lsuv_buffer copy = net->params[i].buffer;
+            net->params[i].buffer = sh->original[i];
+            lsuv_buffer_free(net->ctx, &copy);
+        } else
+            lsuv_buffer_free(net->ctx, &sh->original[i]);
+    }
+    free(sh->original);
+    sh->original = NULL;
+}
+
+/* Where a failure happened: "layer conv1", or for an unnamed node "node 7" (what the
+ * graph runner's messages start with) and, in full, "node 7 (after bn1)". */
+static size_t node_label(const lsuv_net *net, int id, char *buf, size_t size)
+{
+    const lsuv_node *n = &net->nodes[id];
+    if (n->name[0])
+        return (size_t)snprintf(buf, size, "layer %s", n->name);
+    size_t prefix = (size_t)snprintf(buf, size, "node %d", id);
+    const char *after = n->input_count ? net->nodes[n->inputs[0]].name : "";
+    if (after[0] && prefix < size)
+        snprintf(buf + prefix, size - prefix, " (after %s)", after);
+    return prefix < size ? prefix : size - 1;
+}
+
 static lsuv_status make_report(lsuv_net *net, lsuv_report **out)
 {
     report_storage *rs = calloc(1, sizeof *rs);
@@ -407,7 +546,8 @@ static lsuv_status make_report(lsuv_net *net, lsuv_report **out)
     }
     if (!rs || !rs->pub.layers || !rs->names || !rs->weights) {
         lsuv_report_free(rs ? &rs->pub : NULL);
-        return lsuv_fail(net->ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        return lsuv_fail(net->ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY,
+                         "lsuv_init: out of host memory for the report of %d layers; nothing was changed", layers);
     }
     int j = 0;
     for (int i = 0; i < net->node_count; i++) {
@@ -457,18 +597,24 @@ lsuv_status lsuv_init(lsuv_net *net, const lsuv_data *data, const lsuv_options *
     }
 
     double t0 = now_s();
-    st = lsuv_submit(ctx);
+    if ((st = lsuv_submit(ctx)) != LSUV_OK) /* the caller's pending work, before anything of ours */
+        lsuv_fail(ctx, st, "lsuv_init: submitting earlier work: %s", lsuv_context_last_error(ctx));
     for (int p = 0; p < LSUV_PHASE_COUNT; p++)
         ctx->phase_seconds[p] = 0;
     int was_profiling = ctx->profiling;
     ctx->profiling = 1;
 
+    shadow_set sh = {0};
+    int shadowed = 0;
+    if (st == LSUV_OK)
+        shadowed = (st = shadow_begin(net, &sh)) == LSUV_OK;
     if (st == LSUV_OK && o->orthonormal)
         st = orthonormal_init(net, o->seed);
-    if (st == LSUV_OK)
-        st = lsuv_graph_run_begin(&r.g, net, K, B, data->values);
+    if (st == LSUV_OK && (st = lsuv_graph_run_begin(&r.g, net, K, B, data->values)) != LSUV_OK)
+        lsuv_fail(ctx, st, "lsuv_init: preparing the forward pass: %s", lsuv_context_last_error(ctx));
 
     int layer = 0;
+    char label[LSUV_NAME_MAX + 64];
     for (int i = 1; st == LSUV_OK && i < net->node_count; i++) {
         if (lsuv_node_is_weight(&net->nodes[i])) {
             if (o->progress)
@@ -477,15 +623,23 @@ lsuv_status lsuv_init(lsuv_net *net, const lsuv_data *data, const lsuv_options *
         }
         else
             st = lsuv_graph_forward_node(&r.g, i);
-        if (st == LSUV_OK)
+        if (st == LSUV_OK) {
             lsuv_graph_release_inputs(&r.g, i);
+            continue;
+        }
+        size_t prefix = node_label(net, i, label, sizeof label); /* say where, once */
+        if (strncmp(ctx->error, label, prefix) == 0 && ctx->error[prefix] == ':')
+            lsuv_fail(ctx, st, "%s%s", label, ctx->error + prefix); /* "node 7" -> "node 7 (after bn1)" */
+        else
+            lsuv_fail(ctx, st, "%s: %s", label, lsuv_context_last_error(ctx));
     }
-    if (st == LSUV_OK)
-        st = lsuv_submit(ctx);
-    else
-        lsuv_submit(ctx);
+    st = settle(ctx, st);
     double flops_executed = r.g.flops_executed, flops_forward = r.g.flops_forward;
     lsuv_graph_run_end(&r.g);
+    if (shadowed)
+        shadow_end(net, &sh, st == LSUV_OK);
+    if (st != LSUV_OK && shadowed && !strstr(ctx->error, "nothing was changed"))
+        lsuv_fail(ctx, st, "%s; nothing was changed", lsuv_context_last_error(ctx));
 
     rep->time_total_s = now_s() - t0;
     rep->time_fill_s = ctx->phase_seconds[LSUV_PHASE_FILL];
