@@ -16,7 +16,6 @@
 #include <zlib.h>
 
 #include "formats/formats.h"
-#include "st_reader.h"
 #include "support.h"
 
 /* ------------------------------------------------------------ fixture helpers */
@@ -1045,10 +1044,10 @@ Test(formats, safetensors_roundtrip)
 
     lsuv_st_tensor *r = NULL;
     size_t rc = 0;
-    cr_assert_eq(test_safetensors_read(p, &r, &rc, err, sizeof err), LSUV_OK, "%s", err);
+    cr_assert_eq(lsuv_safetensors_read(p, &r, &rc, err, sizeof err), LSUV_OK, "%s", err);
     cr_assert_eq(rc, count);
     expect_st_equal(t, r, count);
-    test_safetensors_free(r, rc);
+    lsuv_safetensors_free(r, rc);
 
     /* Mode: 0666 minus the umask, like any new file (not mkstemp's 0600). */
     mode_t um = umask(022);
@@ -1094,14 +1093,15 @@ Test(formats, safetensors_exact_header)
     free(raw);
     lsuv_st_tensor *r;
     size_t rc = 9;
-    cr_assert_eq(test_safetensors_read(p, &r, &rc, err, sizeof err), LSUV_OK, "%s", err);
+    cr_assert_eq(lsuv_safetensors_read(p, &r, &rc, err, sizeof err), LSUV_OK, "%s", err);
     cr_assert_eq(rc, 0);
-    test_safetensors_free(r, rc);
+    lsuv_safetensors_free(r, rc);
 }
 
-/* The tests' json-c reader (st_reader.c) is what checks the writer, so it must itself
- * refuse files whose offsets, sizes, dtypes or alignment are off. */
-Test(formats, safetensors_test_reader_is_strict)
+/* The reader (json-c) checks the writer in these tests and reads users' files for
+ * `forward --weights`, so it must refuse files whose offsets, sizes, dtypes or alignment
+ * are off. */
+Test(formats, safetensors_reader_is_strict)
 {
     struct {
         const char *file;
@@ -1122,12 +1122,12 @@ Test(formats, safetensors_test_reader_is_strict)
         lsuv_st_tensor *t;
         size_t n;
         char err[512] = "";
-        lsuv_status st = test_safetensors_read(p, &t, &n, err, sizeof err);
+        lsuv_status st = lsuv_safetensors_read(p, &t, &n, err, sizeof err);
         if (i == 0) {
             cr_assert_eq(st, LSUV_OK, "%s", err);
             cr_assert_eq(n, 1);
             cr_assert_eq(memcmp(t[0].data, "12345678", 8), 0);
-            test_safetensors_free(t, n);
+            lsuv_safetensors_free(t, n);
         } else {
             cr_assert_eq(st, LSUV_ERROR_FORMAT, "%s: accepted", bad[i].why);
         }
@@ -1224,9 +1224,9 @@ Test(formats, safetensors_atomic_failures)
     cr_assert_eq(lsuv_safetensors_write(p, t1, 1, err, sizeof err), LSUV_OK, "%s", err);
     lsuv_st_tensor *r;
     size_t rc;
-    cr_assert_eq(test_safetensors_read(p, &r, &rc, err, sizeof err), LSUV_OK, "%s", err);
+    cr_assert_eq(lsuv_safetensors_read(p, &r, &rc, err, sizeof err), LSUV_OK, "%s", err);
     expect_st_equal(t1, r, 1);
-    test_safetensors_free(r, rc);
+    lsuv_safetensors_free(r, rc);
     cr_assert_eq(count_temp_files(), 0);
 
     /* npy_write shares the same path: a missing folder fails cleanly too. */
@@ -1522,4 +1522,37 @@ Test(formats, numpy_interop)
         free(ref.data);
     }
     free(x.data);
+}
+
+/* Files from other writers: a "__metadata__" string map (PyTorch's safetensors adds
+ * {"format": "pt"}) is skipped; the tensors around it are read with their values. */
+Test(formats, safetensors_reader_skips_metadata)
+{
+    static const char hdr[] = "{\"__metadata__\":{\"format\":\"pt\"},"
+                              "\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]}}";
+    size_t hl = sizeof hdr - 1, padded = (hl + 8 + 7) / 8 * 8 - 8;
+    unsigned char buf[256] = {0};
+    for (int i = 0; i < 8; i++)
+        buf[i] = (unsigned char)(padded >> (8 * i));
+    memcpy(buf + 8, hdr, hl);
+    memset(buf + 8 + hl, ' ', padded - hl);
+    const float v[3] = {1.5f, -2.0f, 3.25f};
+    memcpy(buf + 8 + padded, v, sizeof v);
+    lsuv_st_tensor *t = NULL;
+    size_t n = 0;
+    char err[256] = "";
+    cr_assert_eq(lsuv_safetensors_read_memory(buf, 8 + padded + sizeof v, "m.safetensors", &t, &n, err, sizeof err),
+                 LSUV_OK, "%s", err);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(t[0].name, "w");
+    cr_assert_eq(t[0].ndim, 1);
+    cr_assert_eq(t[0].shape[0], 3);
+    cr_assert_eq(memcmp(t[0].data, v, sizeof v), 0);
+    lsuv_safetensors_free(t, n);
+    /* the same bytes cut short: refused, nothing returned */
+    cr_assert_eq(lsuv_safetensors_read_memory(buf, 8 + padded + 8, "m.safetensors", &t, &n, err, sizeof err),
+                 LSUV_ERROR_FORMAT);
+    cr_assert_null(t);
+    cr_assert_eq(n, 0);
+    cr_assert(strstr(err, "m.safetensors"), "%s", err);
 }

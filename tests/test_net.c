@@ -8,7 +8,6 @@
 
 #include "formats/formats.h"
 #include "nn/net.h"
-#include "st_reader.h" /* the library has no safetensors reader */
 #include "support.h"
 
 static lsuv_net *chw_net(lsuv_context *ctx, int64_t c, int64_t h, int64_t w)
@@ -138,7 +137,7 @@ Test(net, save_writes_every_param_with_pytorch_names_atomically)
     lsuv_st_tensor *t;
     size_t n;
     char err[256];
-    cr_assert_eq(test_safetensors_read(path, &t, &n, err, sizeof err), LSUV_OK, "%s", err);
+    cr_assert_eq(lsuv_safetensors_read(path, &t, &n, err, sizeof err), LSUV_OK, "%s", err);
     static const char *names[] = {"conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
                                   "bn1.num_batches_tracked", "act.weight"};
     cr_assert_eq(n, 7);
@@ -151,7 +150,7 @@ Test(net, save_writes_every_param_with_pytorch_names_atomically)
     float w[108];
     cr_assert_eq(lsuv_net_get_param(net, "conv1.weight", w, 108), LSUV_OK);
     cr_assert_eq(memcmp(w, t[0].data, sizeof w), 0);
-    test_safetensors_free(t, n);
+    lsuv_safetensors_free(t, n);
     /* a failing save (unwritable place) leaves the existing file as it was */
     snprintf(path, sizeof path, "%s/missing-dir/w.safetensors", dir);
     cr_assert_neq(lsuv_net_save(net, path), LSUV_OK);

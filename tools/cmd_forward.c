@@ -8,10 +8,6 @@
 #include "model_open.h"
 #include "nn/net.h"
 #include "zoo.h"
-#if LSUV_TOOL_ST_READER
-#include "st_reader.h"
-#endif
-
 static const char forward_usage[] =
     "usage: lsuv-vk forward --model NAME --data FILE -o OUT.npy [--weights W.safetensors|W.onnx]\n"
     "                       [--layer NODE] [--device D]\n"
@@ -99,11 +95,10 @@ static int copy_params(lsuv_net *net, lsuv_net *from, const char *weights, int *
 static int load_safetensors(lsuv_net *net, const char *weights, int *copied)
 {
     *copied = 0;
-#if LSUV_TOOL_ST_READER
     lsuv_st_tensor *t = NULL;
     size_t count = 0;
     char err[1024];
-    if (test_safetensors_read(weights, &t, &count, err, sizeof err) != LSUV_OK)
+    if (lsuv_safetensors_read(weights, &t, &count, err, sizeof err) != LSUV_OK)
         return cli_error(1, "forward: %s", err);
     int rc = 0;
     for (size_t k = 0; k < count && !rc; k++) {
@@ -124,12 +119,8 @@ static int load_safetensors(lsuv_net *net, const char *weights, int *copied)
         else
             (*copied)++;
     }
-    test_safetensors_free(t, count);
+    lsuv_safetensors_free(t, count);
     return rc;
-#else
-    (void)net;
-    return cli_error(1, "forward: --weights %s: this build reads no safetensors (built without json-c)", weights);
-#endif
 }
 
 static int forward_run(const cli_args *a)

@@ -74,6 +74,17 @@ void lsuv_text_put(lsuv_text *t, const char *s, size_t n);
 void lsuv_text_str(lsuv_text *t, const char *s);
 void lsuv_text_printf(lsuv_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Reads a safetensors file (F32 and I64 tensors; the header parsed with json-c). On
+ * success *tensors (malloc'ed, names and data too) holds *count tensors in header order;
+ * free with lsuv_safetensors_free. Malformed files give LSUV_ERROR_FORMAT with a message
+ * saying what and where; unreadable ones LSUV_ERROR_IO. The memory variant names the
+ * bytes `path` in messages. */
+lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, size_t *count, char *err,
+                                  size_t err_size);
+lsuv_status lsuv_safetensors_read_memory(const void *bytes, size_t size, const char *path, lsuv_st_tensor **tensors,
+                                         size_t *count, char *err, size_t err_size);
+void lsuv_safetensors_free(lsuv_st_tensor *tensors, size_t count);
+
 /* Atomic file writing shared by the writers (safetensors.c): body(f, user, msg, msg_size)
  * fills f; it returns LSUV_OK or an error (with a message in msg, or msg left empty for a
  * failed fwrite, which is then reported with errno). The data goes to "<path>.tmp-XXXXXX"

@@ -1,4 +1,9 @@
-/* st_reader.c - see st_reader.h. */
+/* safetensors_read.c - reads safetensors files (F32 and I64 tensors; `lsuv-vk forward
+ * --weights`, and the tests that check the writer). The JSON header is parsed with json-c;
+ * everything the format promises is checked: a header that ends 8-aligned, known dtypes,
+ * offsets contiguous in header order from 0 covering the data area exactly, sizes that
+ * match the shapes. "__metadata__" (a string map some writers add) is skipped. */
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -6,18 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "st_reader.h"
+#include "formats/formats.h"
 
-static lsuv_status fail(char *err, size_t err_size, lsuv_status st, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_size, fmt, ap);
-    va_end(ap);
-    return st;
-}
+#define fail lsuv_format_error
+/* The header is JSON text: no legitimate file has one this large, and json-c takes an int. */
+#define MAX_HEADER (100u << 20)
 
-void test_safetensors_free(lsuv_st_tensor *tensors, size_t count)
+void lsuv_safetensors_free(lsuv_st_tensor *tensors, size_t count)
 {
     for (size_t i = 0; tensors && i < count; i++) {
         free((char *)tensors[i].name);
@@ -68,37 +68,28 @@ static lsuv_status parse_entry(const char *path, const char *name, json_object *
     return LSUV_OK;
 }
 
-lsuv_status test_safetensors_read(const char *path, lsuv_st_tensor **tensors, size_t *count, char *err,
-                                  size_t err_size)
+lsuv_status lsuv_safetensors_read_memory(const void *bytes, size_t size, const char *path, lsuv_st_tensor **tensors,
+                                         size_t *count, char *err, size_t err_size)
 {
     *tensors = NULL;
     *count = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail(err, err_size, LSUV_ERROR_IO, "%s: cannot open", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    rewind(f);
-    unsigned char *raw = malloc(size > 0 ? (size_t)size : 1);
-    size_t got = raw ? fread(raw, 1, (size_t)size, f) : 0;
-    fclose(f);
+    const unsigned char *raw = bytes;
     lsuv_status st = LSUV_OK;
     uint64_t hlen = 0;
     json_object *root = NULL;
     lsuv_st_tensor *out = NULL;
     size_t n = 0;
-    if (!raw || got != (size_t)size || size < 8) {
-        st = fail(err, err_size, LSUV_ERROR_FORMAT, "%s: shorter than 8 bytes or unreadable", path);
-        goto done;
-    }
+    if (size < 8)
+        return fail(err, err_size, LSUV_ERROR_FORMAT, "%s: %zu bytes: shorter than the 8-byte header length", path,
+                    size);
     for (int i = 7; i >= 0; i--)
         hlen = hlen << 8 | raw[i];
-    if (hlen > (uint64_t)size - 8 || (8 + hlen) % 8) {
-        st = fail(err, err_size, LSUV_ERROR_FORMAT, "%s: header length %llu (file %ld bytes; must end 8-aligned)",
-                  path, (unsigned long long)hlen, size);
-        goto done;
-    }
+    if (hlen > (uint64_t)size - 8 || hlen > MAX_HEADER || (8 + hlen) % 8)
+        return fail(err, err_size, LSUV_ERROR_FORMAT, "%s: header length %llu (file %zu bytes; at most %u, ending "
+                    "8-aligned)", path, (unsigned long long)hlen, size, MAX_HEADER);
     json_tokener *tok = json_tokener_new();
+    if (!tok)
+        return fail(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory for the JSON parser", path);
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     /* the writer pads with spaces after the closing brace; strict mode refuses trailing
      * whitespace inside the token, so parse up to the last '}' and check the rest */
@@ -109,15 +100,21 @@ lsuv_status test_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
     int complete = json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == jl;
     json_tokener_free(tok);
     if (!root || !complete || !json_object_is_type(root, json_type_object)) {
-        st = fail(err, err_size, LSUV_ERROR_FORMAT, "%s: header is not one JSON object: %.*s", path, (int)hlen,
-                  raw + 8);
+        st = fail(err, err_size, LSUV_ERROR_FORMAT, "%s: header is not one JSON object: %.*s", path,
+                  (int)(hlen < 200 ? hlen : 200), raw + 8);
         goto done;
     }
     size_t nt = (size_t)json_object_object_length(root);
     out = calloc(nt + 1, sizeof *out);
-    int64_t expect = 0, data_size = size - 8 - (int64_t)hlen;
+    if (!out) {
+        st = fail(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory for %zu tensors", path, nt);
+        goto done;
+    }
+    int64_t expect = 0, data_size = (int64_t)(size - 8 - hlen);
     json_object_object_foreach(root, key, val)
     {
+        if (strcmp(key, "__metadata__") == 0)
+            continue;
         lsuv_st_tensor *t = &out[n];
         int64_t b, e;
         if ((st = parse_entry(path, key, val, t, &b, &e, err, err_size)) != LSUV_OK)
@@ -128,9 +125,17 @@ lsuv_status test_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
             goto done;
         }
         expect = e;
-        t->name = strdup(key);
+        char *name = strdup(key);
         void *data = malloc(e > b ? (size_t)(e - b) : 1);
+        if (!name || !data) {
+            free(name);
+            free(data);
+            st = fail(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: '%s': out of host memory for %lld bytes",
+                      path, key, (long long)(e - b));
+            goto done;
+        }
         memcpy(data, raw + 8 + hlen + b, (size_t)(e - b));
+        t->name = name;
         t->data = data;
         n++;
     }
@@ -143,8 +148,35 @@ lsuv_status test_safetensors_read(const char *path, lsuv_st_tensor **tensors, si
     *count = n;
     out = NULL;
 done:
-    test_safetensors_free(out, n);
+    lsuv_safetensors_free(out, n);
     json_object_put(root);
+    return st;
+}
+
+lsuv_status lsuv_safetensors_read(const char *path, lsuv_st_tensor **tensors, size_t *count, char *err,
+                                  size_t err_size)
+{
+    *tensors = NULL;
+    *count = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, err_size, LSUV_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    rewind(f);
+    unsigned char *raw = size >= 0 ? malloc(size > 0 ? (size_t)size : 1) : NULL;
+    size_t got = raw ? fread(raw, 1, (size_t)size, f) : 0;
+    fclose(f);
+    lsuv_status st;
+    if (size < 0)
+        st = fail(err, err_size, LSUV_ERROR_IO, "%s: cannot tell its size", path);
+    else if (!raw)
+        st = fail(err, err_size, LSUV_ERROR_OUT_OF_HOST_MEMORY, "%s: out of host memory for %ld bytes", path, size);
+    else if (got != (size_t)size)
+        st = fail(err, err_size, LSUV_ERROR_IO, "%s: read %zu of %ld bytes", path, got, size);
+    else
+        st = lsuv_safetensors_read_memory(raw, (size_t)size, path, tensors, count, err, err_size);
     free(raw);
     return st;
 }
