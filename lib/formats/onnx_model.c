@@ -362,7 +362,7 @@ static char *join_path(const char *dir, const char *name)
 static lsuv_status ext_open(const lsuv_onnx_model *m, const Onnx__TensorProto *t, size_t need, int *fd,
                             uint64_t *offset, char **full, char *err, size_t err_size)
 {
-    ext_ref r;
+    ext_ref r = {0}; /* zeroed: gcc cannot see that ext_parse fills it on success */
     lsuv_status st = ext_parse(t, &r, err, err_size);
     if (st != LSUV_OK)
         return st;

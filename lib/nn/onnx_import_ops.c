@@ -927,7 +927,7 @@ static lsuv_status transpose(imp *im, const imp_tensor *x)
     const lsuv_node *in = vnode(im, x);
     int rank = in->ndim + 1;
     const Onnx__AttributeProto *pa = imp_attr(cur_node(im), "perm");
-    int64_t perm[LSUV_MAX_AXES];
+    int64_t perm[LSUV_MAX_AXES] = {0};
     int seen[LSUV_MAX_AXES] = {0}, identity = 1;
     if (pa && (int)pa->n_ints != rank)
         return imp_fail(im, LSUV_ERROR_FORMAT, "perm has %zu entries for %d axes", pa->n_ints, rank);
