@@ -190,7 +190,7 @@ lsuv_status imp_const_load(imp *im, imp_tensor *t)
     lsuv_status st = t->is_int ? lsuv_onnx_tensor_i64(im->model, tp, &t->iv, &numel, err, sizeof err)
                                : lsuv_onnx_tensor_f32(im->model, tp, &t->f, &numel, err, sizeof err);
     if (st != LSUV_OK)
-        return imp_fail(im, st, "initializer '%s': %s", tp->name, err);
+        return imp_fail(im, st, "%s", err); /* the reader's message names the initializer */
     if (numel != imp_numel(t->ndim, t->dims))
         return imp_fail(im, LSUV_ERROR_FORMAT, "initializer '%s' holds %lld values for %lld elements", tp->name,
                         (long long)numel, (long long)imp_numel(t->ndim, t->dims));
