@@ -1,6 +1,6 @@
 /* test_dense_conv.c - dense and conv2d kernels against the double-precision references:
  * seeded random shapes and data, NaN-poisoned outputs, every kernel variant (tiled GPU
- * kernel, CPU subgroup kernel, direct conv; forced through LSUV_GEMM_KERNEL), invalid
+ * kernel, CPU subgroup kernel, direct conv, CPU texel kernel; forced through LSUV_GEMM_KERNEL), invalid
  * geometry, and tensors larger than lavapipe's 128 MiB maxStorageBufferRange. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -30,6 +30,15 @@ static double *to_double(const float *x, size_t n)
     return d;
 }
 
+/* Dispatches the last dense or conv call recorded, when the context is profiling (the
+ * texel kernel's chunking is checked by them); -1 without timestamp queries. */
+static int last_dispatches;
+
+static void note_dispatches(const lsuv_context *ctx)
+{
+    last_dispatches = ctx->query_pool ? (int)ctx->query_used / 2 : -1;
+}
+
 static float *random_floats(test_rng *r, size_t n, double std)
 {
     float *x = malloc((n ? n : 1) * sizeof *x);
@@ -49,6 +58,7 @@ static void check_dense(lsuv_context *ctx, test_rng *rng, int batch, int in, int
     lsuv_buffer by = test_alloc_poisoned(ctx, ny);
     lsuv_status st = lsuv_k_dense(ctx, &bx, &bw, with_bias ? &bb : NULL, &by, batch, in, out);
     cr_assert_eq(st, LSUV_OK, "dense %d x %d -> %d: %s", batch, in, out, lsuv_context_last_error(ctx));
+    note_dispatches(ctx);
     float *y = test_download(ctx, &by, ny);
 
     double *dx = to_double(x, nx), *dw = to_double(w, nw), *db = to_double(b, out);
@@ -85,6 +95,7 @@ static void dense_suite(const char *kernel, uint64_t seed)
 Test(dense, odd_shapes_default_kernel) { dense_suite(NULL, 11); }
 Test(dense, odd_shapes_tiled_kernel) { dense_suite("tiled", 12); }
 Test(dense, odd_shapes_subgroup_kernel) { dense_suite("subgroup", 13); }
+Test(dense, odd_shapes_texel_kernel) { dense_suite("texel", 14); }
 
 Test(dense, invalid_arguments_are_refused)
 {
@@ -165,6 +176,7 @@ static double run_conv(lsuv_context *ctx, test_rng *rng, lsuv_conv2d_params *p, 
     lsuv_buffer bb = test_upload(ctx, b, p->out_channels), by = test_alloc_poisoned(ctx, ny);
     lsuv_status st = lsuv_k_conv2d(ctx, p, &bx, &bw, with_bias ? &bb : NULL, &by);
     cr_assert_eq(st, LSUV_OK, "%s: %s", what, lsuv_context_last_error(ctx));
+    note_dispatches(ctx);
     float *y = test_download(ctx, &by, ny);
     double *dx = to_double(x, nx), *dw = to_double(w, nw), *db = to_double(b, p->out_channels);
     double *want = malloc(ny * sizeof *want);
@@ -232,6 +244,7 @@ Test(conv2d, random_geometries_default_kernel) { conv_suite(NULL, 101, 60, 40); 
 Test(conv2d, random_geometries_tiled_kernel) { conv_suite("tiled", 102, 60, 40); }
 Test(conv2d, random_geometries_subgroup_kernel) { conv_suite("subgroup", 103, 60, 40); }
 Test(conv2d, random_geometries_direct_kernel) { conv_suite("direct", 104, 60, 12); }
+Test(conv2d, random_geometries_texel_kernel) { conv_suite("texel", 105, 60, 40); }
 
 /* A symmetric-padding geometry by position, named field by field: the struct may gain
  * fields at its end (asymmetric pads did), which then start zeroed. */
@@ -265,6 +278,7 @@ static void conv_fixed(const char *kernel)
 Test(conv2d, network_shapes_default_kernel) { conv_fixed(NULL); }
 Test(conv2d, network_shapes_tiled_kernel) { conv_fixed("tiled"); }
 Test(conv2d, network_shapes_subgroup_kernel) { conv_fixed("subgroup"); }
+Test(conv2d, network_shapes_texel_kernel) { conv_fixed("texel"); }
 
 Test(conv2d, output_size)
 {
@@ -368,13 +382,14 @@ static void conv_big(const char *kernel)
 
 Test(conv2d, input_over_128_mib_default_kernel, .timeout = 120) { conv_big(NULL); }
 Test(conv2d, input_over_128_mib_tiled_kernel, .timeout = 120) { conv_big("tiled"); }
+Test(conv2d, input_over_128_mib_texel_kernel, .timeout = 120) { conv_big("texel"); }
 
 /* Grids capped at 2 x 2 x 2 workgroups: the shaders loop over tiles, rows and groups. */
 Test(conv2d, capped_grid_loops_over_tiles)
 {
     setenv("LSUV_GEMM_MAX_GROUPS", "2", 1);
-    static const char *kernels[] = {"tiled", "subgroup", "direct"};
-    for (int k = 0; k < 3; k++) {
+    static const char *kernels[] = {"tiled", "subgroup", "direct", "texel"};
+    for (int k = 0; k < 4; k++) {
         force_kernel(kernels[k]);
         lsuv_context *ctx = test_context();
         test_rng rng = {404 + (uint64_t)k};
@@ -383,4 +398,41 @@ Test(conv2d, capped_grid_loops_over_tiles)
         check_dense(ctx, &rng, 700, 19, 333, 1);
         lsuv_context_destroy(ctx);
     }
+}
+
+/* The texel kernel with views limited to a few thousand texels (as if maxTexelBufferElements
+ * were that small): operands are split in chunks of data rows / images and of output
+ * columns, each pack and GEMM a dispatch of its own, and the results are still right. A
+ * problem whose single image does not fit a view goes to another kernel. */
+Test(conv2d, texel_kernel_chunks_over_small_views)
+{
+    force_kernel("texel");
+    lsuv_context *ctx = test_context();
+    ctx->profiling = 1;
+    test_rng rng = {505};
+    /* span 8192 texels: dense 50 x 301 -> 77 packs x in 2 chunks of rows (27 + 23) and w in
+     * 4 of columns (24, 24, 24, 5); 8 GEMMs */
+    ctx->tuning.texel_max = 16384;
+    check_dense(ctx, &rng, 50, 301, 77, 1);
+    if (last_dispatches >= 0)
+        cr_expect_eq(last_dispatches, 2 + 4 + 8, "dense: %d dispatches", last_dispatches);
+    /* grouped conv: 3876 input floats per image -> images 2 at a time (3 chunks), the
+     * grouped weights whole: 1 + 3 packs, 3 GEMMs */
+    lsuv_conv2d_params g = CONV_GEOMETRY(5, 12, 17, 19, 300, 3, 2, 1, 2, 1, 1, 1, 1, 3);
+    run_conv(ctx, &rng, &g, 1);
+    if (last_dispatches >= 0)
+        cr_expect_eq(last_dispatches, 1 + 3 + 3, "grouped conv: %d dispatches", last_dispatches);
+    /* span 32768: 200 channels of 9 x 9 -> images 2 at a time (2 chunks); 1800 weights per
+     * output channel -> 16 channels at a time (5 chunks); 10 GEMMs */
+    ctx->tuning.texel_max = 65536;
+    lsuv_conv2d_params c = CONV_GEOMETRY(3, 200, 9, 9, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+    run_conv(ctx, &rng, &c, 1);
+    if (last_dispatches >= 0)
+        cr_expect_eq(last_dispatches, 5 + 2 + 10, "conv: %d dispatches", last_dispatches);
+    /* span 512: one image does not fit; another kernel (one dispatch) does the work */
+    ctx->tuning.texel_max = 1024;
+    run_conv(ctx, &rng, &c, 0);
+    if (last_dispatches >= 0)
+        cr_expect_eq(last_dispatches, 1, "conv on tiny views: %d dispatches", last_dispatches);
+    lsuv_context_destroy(ctx);
 }

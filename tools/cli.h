@@ -22,6 +22,9 @@ typedef struct cli_args {
     lsuv_options lsuv;
     long batch, repeat; /* bench: --batch, --repeat */
     int json;           /* bench: --json */
+    int profile;        /* bench: --profile (device time per kernel) */
+    const char *kernel; /* bench --kernel gemm M N K: the kernel alone */
+    long kernel_dims[3];
     const char *data, *out; /* init: --data, -o */
     const char *weights, *layer; /* forward: --weights, --layer */
     int standardize;        /* init: --standardize */

@@ -4,13 +4,16 @@
  * batch rows of x; conv: im2col(x), formed on the fly) and W the weights. Three kernels:
  *  - gemm     tiled in shared memory for GPUs (shaders/gemm.comp);
  *  - gemm_sg  for CPU devices, where a subgroup is one SIMD vector (shaders/gemm_sg.comp);
- *  - conv2d   direct convolution for groups with few output channels (shaders/conv2d.comp).
- * The environment variable LSUV_GEMM_KERNEL=tiled|subgroup|direct forces one, and
+ *  - conv2d   direct convolution for groups with few output channels (shaders/conv2d.comp);
+ *  - gemm_tx  for CPU devices: 8 x 8 register tiles over operands read through storage
+ *             texel buffers (shaders/gemm_tx.comp, laid out by pack_tx.comp; vk/texel.c).
+ * The environment variable LSUV_GEMM_KERNEL=tiled|subgroup|direct|texel forces one, and
  * LSUV_GEMM_MAX_GROUPS=n caps each grid dimension (tests use them to cover every kernel and
  * the shaders' loops over tiles on one device). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "kernels/kernels.h"
 
 /* Push constants shared by the three shaders (108 bytes). */
@@ -23,7 +26,7 @@ LSUV_PUSH_FITS(gemm_push);
 
 /* The variants, as LSUV_GEMM_KERNEL names them (ctx->tuning, read at context creation). */
 enum { KERNEL_AUTO = LSUV_GEMM_AUTO, KERNEL_TILED = LSUV_GEMM_TILED, KERNEL_SUBGROUP = LSUV_GEMM_SUBGROUP,
-       KERNEL_DIRECT = LSUV_GEMM_DIRECT };
+       KERNEL_DIRECT = LSUV_GEMM_DIRECT, KERNEL_TEXEL = LSUV_GEMM_TEXEL };
 
 #define MAX_ELEMENTS 0x80000000ull /* index math is 32-bit unsigned: 2^31 keeps slack */
 
@@ -64,6 +67,7 @@ static double tile_cost(uint32_t n, uint32_t tile, uint32_t per_thread)
 static lsuv_status record_gemm(lsuv_context *ctx, gemm_push *push, int conv, uint32_t groups, int kernel)
 {
     const uint32_t *lim = ctx->info.max_workgroup_count;
+    lsuv_dispatch_work(ctx, 2.0 * push->rows * push->cols * groups * push->k, 0);
     if (kernel == KERNEL_SUBGROUP) {
         /* 32 rows per subgroup, 8 subgroups, 4, 8 or 12 columns per lane: few variants,
          * since each costs seconds of LLVM time on first use */
@@ -88,9 +92,160 @@ static lsuv_status record_gemm(lsuv_context *ctx, gemm_push *push, int conv, uin
                          capped(ctx, row_tiles, lim[1]), capped(ctx, groups, lim[2]));
 }
 
+/* ---- the texel kernel (CPU devices; vk/texel.c says why) */
+
+/* Push constants of gemm_tx.comp and pack_tx.comp. */
+typedef struct tx_push {
+    uint32_t y[2], bias[2];
+    uint32_t rows, cols, groups, has_bias;
+    uint32_t d0, w0, t, r, s;
+    uint32_t d_kr, d_ks, d_img;
+    uint32_t ohw, ow, wp, gt, sh, sw;
+    uint32_t ybs, ycs;
+} tx_push;
+LSUV_PUSH_FITS(tx_push);
+typedef struct pack_push {
+    uint32_t s0, t0, nx, ny, nz, t, k, g, cg, c, h, w, hp, wp, ph, pw, rs;
+} pack_push;
+LSUV_PUSH_FITS(pack_push);
+enum { PACK_ROWS = 0, PACK_INPUT = 1, PACK_FILTER = 2 };
+#define PACK_GROUPS 64 /* workgroups in y times z of a pack (tx_pack) */
+
+/* One GEMM as gemm_tx.comp runs it. Data come in units (dense: rows; conv: images) of
+ * rows_per output rows; weights in columns (output features / channels). Sizes are those
+ * of one unit or column as packed (texels) and in the caller's buffer (floats). */
+typedef struct tx_plan {
+    const lsuv_buffer *x, *w, *bias, *y;
+    int conv, pack_x, pack_w;
+    uint32_t units, rows_per, cols, groups; /* cols: per group */
+    uint64_t unit_texels, unit_floats, col_texels, col_floats;
+    uint64_t unit_step, col_step; /* units and columns per chunk */
+    pack_push x_pack, w_pack;     /* geometry for the packs (mode-specific fields) */
+    tx_push push;                 /* geometry for gemm_tx (y, bias, rows, cols, d0, w0 per chunk) */
+    uint64_t y_unit;              /* output floats per unit */
+    uint64_t k;                   /* depth, unpadded (for the FLOP count) */
+} tx_plan;
+
+static int texel_kernel_ok(const lsuv_context *ctx)
+{
+    return ctx->texel && ctx->texel_layout && lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F) >= 64;
+}
+
+static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* Chunks so that every operand of a dispatch fits one texel view (maxTexelBufferElements):
+ * data by units, weights by columns (with groups, the weights go whole: a column range
+ * of every group is not one range). Returns 0 when one unit or the grouped weights do not
+ * fit: the caller takes another kernel. */
+static int tx_chunks(const lsuv_context *ctx, tx_plan *pl)
+{
+    uint64_t span = lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F), fspan = lsuv_texel_span(ctx, LSUV_TEXEL_R32F);
+    uint64_t nu = span / pl->unit_texels, nc = span / pl->col_texels;
+    if (pl->pack_x)
+        nu = min64(nu, fspan / pl->unit_floats);
+    if (pl->pack_w)
+        nc = min64(nc, fspan / pl->col_floats);
+    uint64_t all = (uint64_t)pl->cols * pl->groups;
+    if (nu == 0 || nc == 0 || (pl->groups > 1 && nc < all))
+        return 0;
+    pl->unit_step = min64(nu, pl->units);
+    pl->col_step = pl->groups > 1 ? all : nc >= all ? all : nc > 8 ? nc / 8 * 8 : nc; /* whole tiles */
+    return 1;
+}
+
+/* One pack_tx dispatch: n units (rows, images or output channels) of src into dst. */
+static lsuv_status tx_pack(lsuv_context *ctx, uint32_t mode, const lsuv_buffer *src, uint64_t floats,
+                           const lsuv_buffer *dst, uint64_t texels, uint64_t n, pack_push pp)
+{
+    lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
+    lsuv_status st = lsuv_texel_ref_get(ctx, src, LSUV_TEXEL_R32F, floats, &refs[0]);
+    if (st == LSUV_OK)
+        st = lsuv_texel_ref_get(ctx, dst, LSUV_TEXEL_RGBA32F, texels, &refs[1]);
+    if (st != LSUV_OK)
+        return st;
+    pp.s0 = refs[0].first;
+    pp.t0 = refs[1].first;
+    /* the grid: x the texels along a row (lanes), y and z per workgroup (pack_tx.comp) */
+    if (mode == PACK_ROWS)
+        pp.nx = pp.t, pp.ny = (uint32_t)n, pp.nz = 1;
+    else if (mode == PACK_INPUT)
+        pp.nx = pp.wp, pp.ny = pp.hp, pp.nz = (uint32_t)(n * pp.g * pp.t);
+    else
+        pp.nx = pp.t, pp.ny = pp.rs, pp.nz = (uint32_t)n;
+    /* Few workgroups, each looping over many rows: a CPU device pays a fixed cost per
+     * workgroup, which at one texel per lane made this kernel run at 0.5-1 GB/s. */
+    const uint32_t *lim = ctx->info.max_workgroup_count;
+    uint32_t gx = capped(ctx, lsuv_ceil_div(pp.nx, 64), lim[0]);
+    uint32_t gy = capped(ctx, pp.ny, lim[1] < PACK_GROUPS ? lim[1] : PACK_GROUPS);
+    uint32_t gz = capped(ctx, pp.nz, (uint32_t)lsuv_ceil_div(PACK_GROUPS, gy));
+    lsuv_dispatch_work(ctx, 0, (double)floats * 4 + (double)texels * 16);
+    return lsuv_texel_dispatch(ctx, LSUV_SHADER_PACK_TX, &mode, 1, refs, &pp, sizeof pp, gx, gy,
+                               gz < lim[2] ? gz : lim[2]);
+}
+
+/* Packs what needs packing (into scratch), then one gemm_tx dispatch per chunk pair. */
+static lsuv_status record_texel(lsuv_context *ctx, tx_plan *pl)
+{
+    lsuv_buffer dx = *pl->x, dw = *pl->w; /* the operands as gemm_tx reads them */
+    uint64_t ncol = (uint64_t)pl->cols * pl->groups;
+    lsuv_status st = LSUV_OK;
+    if (pl->pack_w) {
+        st = lsuv_scratch(ctx, ncol * pl->col_texels * 16, &dw);
+        for (uint64_t c0 = 0; st == LSUV_OK && c0 < ncol; c0 += pl->col_step) {
+            uint64_t n = min64(pl->col_step, ncol - c0);
+            lsuv_buffer src = lsuv_buffer_slice(pl->w, c0 * pl->col_floats * 4, n * pl->col_floats * 4);
+            lsuv_buffer dst = lsuv_buffer_slice(&dw, c0 * pl->col_texels * 16, n * pl->col_texels * 16);
+            st = tx_pack(ctx, pl->conv ? PACK_FILTER : PACK_ROWS, &src, n * pl->col_floats, &dst,
+                         n * pl->col_texels, n, pl->w_pack);
+        }
+    }
+    if (st == LSUV_OK && pl->pack_x) {
+        st = lsuv_scratch(ctx, (uint64_t)pl->units * pl->unit_texels * 16, &dx);
+        for (uint64_t u0 = 0; st == LSUV_OK && u0 < pl->units; u0 += pl->unit_step) {
+            uint64_t n = min64(pl->unit_step, pl->units - u0);
+            lsuv_buffer src = lsuv_buffer_slice(pl->x, u0 * pl->unit_floats * 4, n * pl->unit_floats * 4);
+            lsuv_buffer dst = lsuv_buffer_slice(&dx, u0 * pl->unit_texels * 16, n * pl->unit_texels * 16);
+            st = tx_pack(ctx, pl->conv ? PACK_INPUT : PACK_ROWS, &src, n * pl->unit_floats, &dst,
+                         n * pl->unit_texels, n, pl->x_pack);
+        }
+    }
+    for (uint64_t u0 = 0; st == LSUV_OK && u0 < pl->units; u0 += pl->unit_step)
+        for (uint64_t c0 = 0; st == LSUV_OK && c0 < ncol; c0 += pl->col_step) {
+            uint64_t nu = min64(pl->unit_step, pl->units - u0), nc = min64(pl->col_step, ncol - c0);
+            lsuv_buffer d = lsuv_buffer_slice(&dx, u0 * pl->unit_texels * 16, nu * pl->unit_texels * 16);
+            lsuv_buffer w = lsuv_buffer_slice(&dw, c0 * pl->col_texels * 16, nc * pl->col_texels * 16);
+            lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
+            if ((st = lsuv_texel_ref_get(ctx, &d, LSUV_TEXEL_RGBA32F, nu * pl->unit_texels, &refs[0])) != LSUV_OK ||
+                (st = lsuv_texel_ref_get(ctx, &w, LSUV_TEXEL_RGBA32F, nc * pl->col_texels, &refs[1])) != LSUV_OK)
+                break;
+            tx_push p = pl->push;
+            lsuv_push_address(p.y, pl->y->address + (u0 * pl->y_unit + c0 * p.ycs) * 4);
+            lsuv_push_address(p.bias, p.has_bias ? pl->bias->address + c0 * 4 : 0);
+            p.rows = (uint32_t)(nu * pl->rows_per);
+            p.cols = (uint32_t)(pl->groups > 1 ? pl->cols : nc);
+            p.groups = pl->groups;
+            p.d0 = refs[0].first;
+            p.w0 = refs[1].first;
+            uint32_t spec[2] = {8, 8}; /* 8 x 8 beat 4 x 8, 8 x 4 and 4 x 4 on lavapipe */
+            uint64_t tiles = lsuv_ceil_div(p.rows, spec[0]) * lsuv_ceil_div(p.cols, spec[1]) * p.groups;
+            lsuv_dispatch_work(ctx, 2.0 * p.rows * p.cols * p.groups * pl->k, 0);
+            st = lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 2, refs, &p, sizeof p,
+                                     capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
+        }
+    return st;
+}
+
+/* The kernel that runs when the texel one cannot take a problem. */
+static int fallback_kernel(const lsuv_context *ctx)
+{
+    return subgroup_kernel_ok(ctx) ? KERNEL_SUBGROUP : KERNEL_TILED;
+}
+
 static int choose_kernel(const lsuv_context *ctx, int conv, uint32_t cols_per_group)
 {
     int forced = (int)ctx->tuning.gemm_kernel;
+    if (forced == KERNEL_TEXEL && !texel_kernel_ok(ctx))
+        forced = KERNEL_AUTO;
     if (forced == KERNEL_DIRECT && !conv)
         forced = KERNEL_AUTO;
     if (forced == KERNEL_SUBGROUP && !subgroup_kernel_ok(ctx))
@@ -101,6 +256,8 @@ static int choose_kernel(const lsuv_context *ctx, int conv, uint32_t cols_per_gr
      * (on lavapipe the direct kernel matches the subgroup one at 4 channels per group) */
     if (conv && cols_per_group < 4)
         return KERNEL_DIRECT;
+    if (ctx->info.type == LSUV_DEVICE_CPU && texel_kernel_ok(ctx))
+        return KERNEL_TEXEL;
     if (ctx->info.type == LSUV_DEVICE_CPU && subgroup_kernel_ok(ctx))
         return KERNEL_SUBGROUP;
     return KERNEL_TILED;
@@ -132,7 +289,23 @@ lsuv_status lsuv_k_dense(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buf
     push.cols = out;
     push.k = in;
     push.has_bias = has_buffer(bias);
-    return record_gemm(ctx, &push, 0, 1, choose_kernel(ctx, 0, out));
+    int kernel = choose_kernel(ctx, 0, out);
+    if (kernel == KERNEL_TEXEL) {
+        /* x and w are read as they are when their rows are whole texels */
+        uint32_t t = (in + 3) / 4;
+        tx_plan pl = {.x = x, .w = w, .bias = bias, .y = y, .conv = 0,
+                      .pack_x = in % 4 || !lsuv_texel_aligned(x, LSUV_TEXEL_RGBA32F),
+                      .pack_w = in % 4 || !lsuv_texel_aligned(w, LSUV_TEXEL_RGBA32F),
+                      .units = batch, .rows_per = 1, .cols = out, .groups = 1,
+                      .unit_texels = t, .unit_floats = in, .col_texels = t, .col_floats = in, .y_unit = out, .k = in};
+        pl.x_pack = pl.w_pack = (pack_push){.t = t, .k = in};
+        pl.push = (tx_push){.has_bias = push.has_bias, .t = t, .r = 1, .s = 1, .d_img = t, .ohw = 1, .ow = 1,
+                            .ybs = out, .ycs = 1};
+        if (tx_chunks(ctx, &pl))
+            return record_texel(ctx, &pl);
+        kernel = fallback_kernel(ctx);
+    }
+    return record_gemm(ctx, &push, 0, 1, kernel);
 }
 
 int lsuv_conv2d_output_size(lsuv_conv2d_params *p)
@@ -225,10 +398,36 @@ lsuv_status lsuv_k_conv2d(lsuv_context *ctx, const lsuv_conv2d_params *p, const 
     push.cg = (uint32_t)cg;
     push.kout = q.out_channels;
     int kernel = choose_kernel(ctx, 1, (uint32_t)kg);
+    if (kernel == KERNEL_TEXEL) {
+        /* input packed channels-innermost with its padding in place (pack_tx.comp): the
+         * rows the taps reach, hp x wp, and whole texels of each group's channels */
+        uint32_t t = (uint32_t)((cg + 3) / 4), gt = t * q.groups;
+        uint64_t hp = (uint64_t)(q.out_h - 1) * q.stride_h + (uint64_t)(q.kernel_h - 1) * q.dilation_h + 1;
+        uint64_t wp = (uint64_t)(q.out_w - 1) * q.stride_w + (uint64_t)(q.kernel_w - 1) * q.dilation_w + 1;
+        uint32_t rs = q.kernel_h * q.kernel_w;
+        tx_plan pl = {.x = x, .w = w, .bias = bias, .y = y, .conv = 1, .pack_x = 1, .pack_w = 1,
+                      .units = q.batch, .rows_per = (uint32_t)ohw, .cols = (uint32_t)kg, .groups = q.groups,
+                      .unit_texels = hp * wp * gt, .unit_floats = (uint64_t)q.in_channels * q.in_h * q.in_w,
+                      .col_texels = (uint64_t)rs * t, .col_floats = cg * rs, .y_unit = q.out_channels * ohw, .k = depth};
+        if (hp < (1u << 24) && wp < (1u << 24) && tx_chunks(ctx, &pl)) {
+            pl.x_pack = (pack_push){.t = t, .g = q.groups, .cg = (uint32_t)cg, .c = q.in_channels, .h = q.in_h,
+                                    .w = q.in_w, .hp = (uint32_t)hp, .wp = (uint32_t)wp, .ph = q.pad_h,
+                                    .pw = q.pad_w};
+            pl.w_pack = (pack_push){.t = t, .cg = (uint32_t)cg, .rs = rs};
+            pl.push = (tx_push){.has_bias = push.has_bias, .t = t, .r = q.kernel_h, .s = q.kernel_w,
+                                .d_kr = (uint32_t)(q.dilation_h * wp * gt), .d_ks = q.dilation_w * gt,
+                                .d_img = (uint32_t)pl.unit_texels, .ohw = (uint32_t)ohw, .ow = q.out_w,
+                                .wp = (uint32_t)wp, .gt = gt, .sh = q.stride_h, .sw = q.stride_w,
+                                .ybs = (uint32_t)(q.out_channels * ohw), .ycs = (uint32_t)ohw};
+            return record_texel(ctx, &pl);
+        }
+        kernel = fallback_kernel(ctx);
+    }
     if (kernel == KERNEL_DIRECT) {
         /* outputs per invocation along a row: more reuse of each weight on CPUs, more
          * invocations on GPUs */
         uint32_t tw = ctx->info.type == LSUV_DEVICE_CPU ? 8 : 4;
+        lsuv_dispatch_work(ctx, 2.0 * push.rows * q.out_channels * depth, 0);
         uint64_t items = (uint64_t)q.batch * q.out_h * q.out_channels * ((q.out_w + tw - 1) / tw);
         return lsuv_dispatch(ctx, LSUV_SHADER_CONV2D, &tw, 1, &push, sizeof push,
                              capped(ctx, (items + 255) / 256, ctx->info.max_workgroup_count[0]), 1, 1);

@@ -117,10 +117,16 @@ lsuv_status lsuv_dispatch(lsuv_context *ctx, lsuv_shader_id shader, const uint32
         ctx->vk.vkCmdPushConstants(ctx->cmd, ctx->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                    push_size, push);
     ctx->vk.vkCmdDispatch(ctx->cmd, gx, gy, gz);
+    double flops = ctx->next_flops, bytes = ctx->next_bytes;
+    ctx->next_flops = ctx->next_bytes = 0; /* a declaration holds for one dispatch */
     if (timed) {
         ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ctx->query_pool,
                                     ctx->query_used + 1);
         ctx->query_phase[ctx->query_used / 2] = (uint8_t)ctx->phase;
+        ctx->query_shader[ctx->query_used / 2] = (uint16_t)shader;
+        ctx->shader_dispatches[shader]++;
+        ctx->shader_flops[shader] += flops;
+        ctx->shader_bytes[shader] += bytes;
         ctx->query_used += 2;
     }
     ctx->dispatches_since_barrier++;
@@ -141,6 +147,7 @@ static void collect_timestamps(lsuv_context *ctx)
         for (uint32_t i = 0; i + 1 < n; i += 2) {
             double s = (double)(values[i + 1] - values[i]) * ctx->info.timestamp_period_ns * 1e-9;
             ctx->phase_seconds[ctx->query_phase[(first + i) / 2]] += s;
+            ctx->shader_seconds[ctx->query_shader[(first + i) / 2]] += s;
         }
     }
     ctx->query_used = 0;

@@ -339,7 +339,7 @@ static lsuv_status create_device(lsuv_context *ctx)
 /* The variables that force kernel variants (see lsuv_tuning), read once per context. */
 static lsuv_tuning read_tuning(void)
 {
-    lsuv_tuning t = {LSUV_GEMM_AUTO, 0, LSUV_MGS_AUTO};
+    lsuv_tuning t = {.gemm_kernel = LSUV_GEMM_AUTO, .mgs_kernel = LSUV_MGS_AUTO};
     const char *e = getenv("LSUV_GEMM_KERNEL");
     if (e && strcmp(e, "tiled") == 0)
         t.gemm_kernel = LSUV_GEMM_TILED;
@@ -347,6 +347,8 @@ static lsuv_tuning read_tuning(void)
         t.gemm_kernel = LSUV_GEMM_SUBGROUP;
     else if (e && strcmp(e, "direct") == 0)
         t.gemm_kernel = LSUV_GEMM_DIRECT;
+    else if (e && strcmp(e, "texel") == 0)
+        t.gemm_kernel = LSUV_GEMM_TEXEL;
     e = getenv("LSUV_GEMM_MAX_GROUPS");
     if (e && *e) {
         char *end;
@@ -388,6 +390,8 @@ lsuv_status lsuv_context_create(const lsuv_context_options *options, lsuv_contex
     if (st == LSUV_OK)
         st = lsuv_commands_create(ctx);
     if (st == LSUV_OK)
+        st = lsuv_texel_create(ctx);
+    if (st == LSUV_OK)
         st = lsuv_pipelines_create(ctx);
     if (st != LSUV_OK) {
         copy_error(err, err_size, ctx->error);
@@ -407,6 +411,7 @@ void lsuv_context_destroy(lsuv_context *ctx)
         ctx->vk.vkDeviceWaitIdle(ctx->device);
         lsuv_pipelines_destroy(ctx);
         lsuv_commands_destroy(ctx);
+        lsuv_texel_destroy(ctx);
         lsuv_memory_destroy(ctx);
         ctx->vk.vkDestroyDevice(ctx->device, NULL);
     }

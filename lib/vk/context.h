@@ -53,7 +53,7 @@ typedef struct lsuv_pipeline_entry {
 
 /* Kernel variants forced for testing and benchmarking, read from the environment once,
  * when the context is created (context.c), so that dispatches read no variables:
- * LSUV_GEMM_KERNEL=tiled|subgroup|direct, LSUV_GEMM_MAX_GROUPS=n (caps each grid
+ * LSUV_GEMM_KERNEL=tiled|subgroup|direct|texel, LSUV_GEMM_MAX_GROUPS=n (caps each grid
  * dimension of the GEMM/conv kernels so their tile loops run on small problems too) and
  * LSUV_MGS_KERNEL=gpu|cpu. Any other value means "chosen by the device". Tests that switch
  * variants within one context set the fields directly. */
@@ -61,13 +61,16 @@ typedef enum lsuv_gemm_kernel {
     LSUV_GEMM_AUTO = 0,
     LSUV_GEMM_TILED,
     LSUV_GEMM_SUBGROUP,
-    LSUV_GEMM_DIRECT
+    LSUV_GEMM_DIRECT,
+    LSUV_GEMM_TEXEL /* CPU devices: register tiles over storage texel buffers (texel.c) */
 } lsuv_gemm_kernel;
 typedef enum lsuv_mgs_kernel { LSUV_MGS_AUTO = 0, LSUV_MGS_GPU, LSUV_MGS_CPU } lsuv_mgs_kernel;
 typedef struct lsuv_tuning {
     lsuv_gemm_kernel gemm_kernel;
     uint32_t gemm_max_groups; /* 0: the device's limit */
     lsuv_mgs_kernel mgs_kernel;
+    uint32_t texel_max; /* 0: the device's maxTexelBufferElements; tests lower it so that
+                           the texel kernels' chunking runs on small problems */
 } lsuv_tuning;
 
 struct lsuv_context {
@@ -109,10 +112,18 @@ struct lsuv_context {
     lsuv_phase phase;
     int profiling;
     double phase_seconds[LSUV_PHASE_COUNT];
+    /* per shader, while profiling (bench --profile): device seconds, dispatches, and the
+     * work the kernels declared (lsuv_dispatch_work) */
+    uint16_t query_shader[LSUV_QUERY_COUNT / 2];
+    double shader_seconds[LSUV_SHADER_COUNT], shader_flops[LSUV_SHADER_COUNT], shader_bytes[LSUV_SHADER_COUNT];
+    uint64_t shader_dispatches[LSUV_SHADER_COUNT];
+    double next_flops, next_bytes; /* declared for the next dispatch */
     uint64_t submissions;
 
     /* pipelines (pipelines.c) */
-    VkPipelineLayout pipeline_layout; /* push constants only, no descriptor sets */
+    VkPipelineLayout pipeline_layout; /* push constants + set 0: texel_layout (texel.c) */
+    VkDescriptorSetLayout texel_layout;
+    struct lsuv_texel_state *texel; /* views and descriptor sets (texel.c) */
     lsuv_pipeline_entry *pipelines;
     int pipeline_count, pipeline_capacity;
 
@@ -182,6 +193,13 @@ lsuv_status lsuv_record_begin(lsuv_context *ctx);
 lsuv_status lsuv_dispatch(lsuv_context *ctx, lsuv_shader_id shader, const uint32_t *spec, int nspec,
                           const void *push, uint32_t push_size, uint32_t gx, uint32_t gy,
                           uint32_t gz);
+/* Declares the floating-point operations and bytes moved of the next dispatch, for the
+ * per-kernel profile (bench --profile); optional. */
+static inline void lsuv_dispatch_work(lsuv_context *ctx, double flops, double bytes)
+{
+    ctx->next_flops = flops;
+    ctx->next_bytes = bytes;
+}
 /* Records a barrier so the next dispatch or copy sees all earlier writes. */
 void lsuv_barrier(lsuv_context *ctx);
 /* Submits what was recorded (if anything) and waits for it. */
@@ -193,6 +211,36 @@ void lsuv_set_phase(lsuv_context *ctx, lsuv_phase phase);
 uint32_t lsuv_groups(const lsuv_context *ctx, uint64_t n, uint32_t per_group);
 void lsuv_commands_destroy(lsuv_context *ctx);
 lsuv_status lsuv_commands_create(lsuv_context *ctx);
+
+/* ---- storage texel buffers (texel.c)
+ * On lavapipe a load through imageLoad on an rgba32f storage texel buffer is one 16-byte
+ * load per lane, while an SSBO or device-address load is a loop over the lanes (5x
+ * slower; shared/DESIGN.md, "Lavapipe"). Kernels read operands through views of the
+ * memory blocks: a view covers a window of a block (maxTexelBufferElements texels at most,
+ * windows every half of that), so any operand of up to lsuv_texel_span texels lies in one
+ * view; kernels chunk larger work. Descriptor sets of LSUV_TEXEL_BINDINGS views are cached
+ * in a pool sized at context creation: a repeated dispatch allocates nothing. */
+#define LSUV_TEXEL_BINDINGS 4
+typedef enum lsuv_texel_format { LSUV_TEXEL_RGBA32F = 0, LSUV_TEXEL_R32F = 1 } lsuv_texel_format;
+typedef struct lsuv_texel_ref {
+    VkBufferView view; /* VK_NULL_HANDLE: binding unused */
+    uint32_t first;    /* the operand's first texel in the view */
+} lsuv_texel_ref;
+/* Set layout and descriptor pool; before lsuv_pipelines_create (its layout uses them). */
+lsuv_status lsuv_texel_create(lsuv_context *ctx);
+/* Before lsuv_memory_destroy: the views refer to the blocks. */
+void lsuv_texel_destroy(lsuv_context *ctx);
+/* Most texels of format f one operand may span. */
+uint64_t lsuv_texel_span(const lsuv_context *ctx, lsuv_texel_format f);
+/* Whether buf's first byte starts a texel of format f (16-byte aligned for rgba32f). */
+int lsuv_texel_aligned(const lsuv_buffer *buf, lsuv_texel_format f);
+/* The view holding `texels` texels of format f from buf's first byte. */
+lsuv_status lsuv_texel_ref_get(lsuv_context *ctx, const lsuv_buffer *buf, lsuv_texel_format f,
+                               uint64_t texels, lsuv_texel_ref *out);
+/* lsuv_dispatch with the views of refs bound to bindings 0..LSUV_TEXEL_BINDINGS-1. */
+lsuv_status lsuv_texel_dispatch(lsuv_context *ctx, lsuv_shader_id shader, const uint32_t *spec, int nspec,
+                                const lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS], const void *push,
+                                uint32_t push_size, uint32_t gx, uint32_t gy, uint32_t gz);
 
 /* ---- pipelines (pipelines.c) */
 /* The pipeline of shader with these specialization constants (created on first use). */

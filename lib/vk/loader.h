@@ -52,6 +52,15 @@
     X(vkEndCommandBuffer)              \
     X(vkResetCommandBuffer)            \
     X(vkCmdBindPipeline)               \
+    X(vkCmdBindDescriptorSets)         \
+    X(vkCreateBufferView)              \
+    X(vkDestroyBufferView)             \
+    X(vkCreateDescriptorSetLayout)     \
+    X(vkDestroyDescriptorSetLayout)    \
+    X(vkCreateDescriptorPool)          \
+    X(vkDestroyDescriptorPool)         \
+    X(vkAllocateDescriptorSets)        \
+    X(vkUpdateDescriptorSets)          \
     X(vkCmdPushConstants)              \
     X(vkCmdDispatch)                   \
     X(vkCmdPipelineBarrier)            \

@@ -133,7 +133,7 @@ static lsuv_status add_block(lsuv_context *ctx, uint64_t bytes)
     uint32_t type = 0;
     lsuv_status st = make_buffer(ctx, size,
                                  VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                     VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+                                     VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_STORAGE_TEXEL_BUFFER_BIT |
                                      VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT,
                                  0, &b->buffer, &b->memory, &b->host, &type);
     if (st != LSUV_OK) {

@@ -1,6 +1,7 @@
 /* pipelines.c - compute pipelines from the embedded SPIR-V, created on first use and
  * cached per (shader, specialization constants). One pipeline layout serves all: push
- * constants only, since shaders reach buffers through device addresses. */
+ * constants (shaders reach buffers through device addresses) and one descriptor set of
+ * storage texel buffers that only the CPU-device kernels use (texel.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,10 @@ lsuv_status lsuv_pipelines_create(lsuv_context *ctx)
     VkPushConstantRange range = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0,
                                  .size = LSUV_MAX_PUSH};
     VkPipelineLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
-                                     .pushConstantRangeCount = 1, .pPushConstantRanges = &range};
+                                     .pushConstantRangeCount = 1, .pPushConstantRanges = &range,
+                                     /* set 0: the texel kernels' views (texel.c); others ignore it */
+                                     .setLayoutCount = ctx->texel_layout ? 1u : 0u,
+                                     .pSetLayouts = &ctx->texel_layout};
     VkResult r = ctx->vk.vkCreatePipelineLayout(ctx->device, &li, NULL, &ctx->pipeline_layout);
     return r == VK_SUCCESS ? LSUV_OK : lsuv_vk_fail(ctx, r, "vkCreatePipelineLayout");
 }

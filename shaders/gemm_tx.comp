@@ -1,0 +1,95 @@
+#version 460
+#extension GL_GOOGLE_include_directive : require
+// gemm_tx.comp - dense and conv2d (implicit GEMM) for CPU devices:
+//   out[m][c] = sum_k D[m][k] * W[c][k] (+ bias[c])
+// with both operands read through rgba32f storage texel buffers (texel.c), K-contiguous,
+// zero-padded to whole texels (pack_tx.comp, or the caller's own buffers when already so).
+// Why this shape (shared/DESIGN.md, "Lavapipe"): a texel load is one 16-byte load per lane
+// there, a device-address or shared-memory load a loop over the lanes; an 8 x 8 register
+// tile per invocation with no shared memory reached 45 GFLOP/s where shared-memory tiles
+// reached 9. Each step loads 8 data texels and 8 weight texels for 256 multiply-adds.
+// Invocations take tiles with the row tile fastest, so the lanes of a subgroup read the
+// same weights and neighbouring rows.
+//
+// D is dense rows (x, [rows][t texels]) or, for conv, the input packed as
+// [image][Hp][Wp][group][t texels] (channels innermost, padding already in place): the k
+// loop over (kernel row, kernel column, texel) is then pure address arithmetic with no
+// bounds tests. W is [group * cols + c][R][S][t texels]. Y is written through its device
+// address (a small share of the traffic): Y[b * ybs + q + (g * cols + c) * ycs] for row
+// m = b * ohw + q.
+#include "common.glsl"
+
+layout(constant_id = 0) const uint TR = 8;  // rows per invocation
+layout(constant_id = 1) const uint TC = 8;  // columns per invocation
+layout(local_size_x = 64) in;
+layout(set = 0, binding = 0, rgba32f) uniform readonly imageBuffer D;
+layout(set = 0, binding = 1, rgba32f) uniform readonly imageBuffer W;
+
+layout(push_constant) uniform P {
+    uvec2 y, bias;
+    uint rows, cols, groups, has_bias;
+    uint d0, w0, t, r, s;      // first texels; texels per step; kernel size (dense: 1 x 1)
+    uint d_kr, d_ks, d_img;    // data texels per kernel row, kernel column and image
+    uint ohw, ow, wp, gt, sh, sw; // conv geometry (dense: ohw = ow = 1)
+    uint ybs, ycs;             // output floats per image and per column
+} p;
+
+void main()
+{
+    Floats Y = Floats(p.y), B = Floats(p.bias);
+    uint rtiles = (p.rows + TR - 1) / TR, ctiles = (p.cols + TC - 1) / TC;
+    uint total = rtiles * ctiles * p.groups;
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    uint wcol = p.r * p.s * p.t;  // weight texels per output column
+    for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
+        uint rt = i % rtiles, rest = i / rtiles;
+        uint ct = rest % ctiles, g = rest / ctiles;
+        int da[TR], wa[TC];
+        for (uint a = 0; a < TR; a++) {
+            uint m = min(rt * TR + a, p.rows - 1);  // tails recompute the last row
+            uint b = m / p.ohw, q = m % p.ohw;
+            da[a] = int(p.d0 + b * p.d_img + ((q / p.ow) * p.sh * p.wp + (q % p.ow) * p.sw) * p.gt + g * p.t);
+        }
+        for (uint b = 0; b < TC; b++) {
+            uint c = min(ct * TC + b, p.cols - 1);
+            wa[b] = int(p.w0 + (g * p.cols + c) * wcol);
+        }
+        float acc[TR][TC];
+        for (uint a = 0; a < TR; a++)
+            for (uint b = 0; b < TC; b++)
+                acc[a][b] = 0.0;
+        int wo = 0;
+        for (uint kr = 0; kr < p.r; kr++)
+            for (uint ks = 0; ks < p.s; ks++) {
+                int dof = int(kr * p.d_kr + ks * p.d_ks);
+                for (uint k4 = 0; k4 < p.t; k4++, dof++, wo++) {
+                    vec4 dv[TR], wv[TC];
+                    for (uint a = 0; a < TR; a++)
+                        dv[a] = imageLoad(D, da[a] + dof);
+                    for (uint b = 0; b < TC; b++)
+                        wv[b] = imageLoad(W, wa[b] + wo);
+                    for (uint a = 0; a < TR; a++)
+                        for (uint b = 0; b < TC; b++) {
+                            float v = acc[a][b];
+                            v = fma(dv[a].x, wv[b].x, v);
+                            v = fma(dv[a].y, wv[b].y, v);
+                            v = fma(dv[a].z, wv[b].z, v);
+                            acc[a][b] = fma(dv[a].w, wv[b].w, v);
+                        }
+                }
+            }
+        for (uint a = 0; a < TR; a++) {
+            uint m = rt * TR + a;
+            if (m >= p.rows)
+                break;
+            uint base = m / p.ohw * p.ybs + m % p.ohw;
+            for (uint b = 0; b < TC; b++) {
+                uint c = ct * TC + b;
+                if (c < p.cols) {
+                    uint col = g * p.cols + c;
+                    Y.v[base + col * p.ycs] = acc[a][b] + (p.has_bias != 0 ? B.v[col] : 0.0);
+                }
+            }
+        }
+    }
+}
