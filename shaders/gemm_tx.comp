@@ -1,9 +1,9 @@
 #version 460
 #extension GL_GOOGLE_include_directive : require
-// gemm_tx.comp - dense and conv2d (implicit GEMM) for CPU devices:
+// gemm_tx.comp - conv2d (implicit GEMM) for CPU devices (dense layers: gemm_txk.comp):
 //   out[m][c] = sum_k D[m][k] * W[c][k] (+ bias[c])
 // with both operands read through rgba32f storage texel buffers (texel.c), K-contiguous,
-// zero-padded to whole texels (pack_tx.comp, or the caller's own buffers when already so).
+// zero-padded to whole texels (pack_tx.comp).
 // Why this shape (shared/DESIGN.md, "Lavapipe"): a texel load is one 16-byte load per lane
 // there, a device-address or shared-memory load a loop over the lanes; an 8 x 8 register
 // tile per invocation with no shared memory reached 45 GFLOP/s where shared-memory tiles
@@ -11,7 +11,7 @@
 // Invocations take tiles with the row tile fastest, so the lanes of a subgroup read the
 // same weights and neighbouring rows.
 //
-// D is dense rows (x, [rows][t texels]) or, for conv, the input packed as
+// D is dense rows ([rows][t texels]; with r = s = 1, ohw = ow = 1) or the conv input packed as
 // [image][Hp][Wp][group][t texels] (channels innermost, padding already in place): the k
 // loop over (kernel row, kernel column, texel) is then pure address arithmetic with no
 // bounds tests. W is [group * cols + c][R][S][t texels]. Y is written through its device

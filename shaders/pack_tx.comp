@@ -1,12 +1,15 @@
 #version 460
-// pack_tx.comp - lays an operand out for gemm_tx.comp: K-contiguous rows of whole rgba32f
-// texels, zero-padded, written with 16-byte stores (texel.c). The source is read through an
+// pack_tx.comp - lays operands out for gemm_tx.comp (conv: K-contiguous rows of whole
+// rgba32f texels) and gemm_txk.comp (dense: K-major), zero-padded, written with 16-byte
+// stores (texel.c). The source is read through an
 // r32f view (one 4-byte load per lane on lavapipe, where a device-address load is a loop
 // over the lanes). One invocation writes one texel; MODE says what a texel holds:
 //   0 rows:   dst[row][c4] = src[row * k + 4 c4 + q]                         x: c4, y: row
 //   1 input:  dst[b][ihp][iwp][g][c4] = x[b][g cg + 4 c4 + q][ihp - ph][iwp - pw]
 //             (NCHW input; x: iwp, y: ihp, z: b * g * t + g * t + c4)
 //   2 filter: dst[co][rs][c4] = w[co][4 c4 + q][rs]     (OIHW weights; x: c4, y: rs, z: co)
+//   3 k-major: dst[k][j] = src[4 j + q][k]   (rows of length k, c of them; x: j, y: k:
+//             the writes contiguous across lanes ran 3x faster than the reads so)
 // with zeros past the row, the group's channels or the image's border. Only x varies
 // across the lanes of a workgroup, y and z are the workgroup's: lanes divide nothing
 // (a vector integer division is a scalar loop on CPUs; with divisions per texel this
@@ -40,6 +43,10 @@ void main()
             dst = (b * p.hp + y) * p.wp * gt + gc;  dstep = gt;
             cfirst = 4 * c4;
             cn = ih < p.h ? p.cg : 0;
+        } else if (MODE == 3) {
+            base = y;        xstep = 4 * p.k; cstep = p.k;
+            dst = y * p.t;   dstep = 1;
+            cfirst = 0;      cn = p.c;
         } else {
             base = z * p.cg * p.rs + y;  xstep = 4 * p.rs; cstep = p.rs;
             dst = (z * p.rs + y) * p.t;  dstep = 1;

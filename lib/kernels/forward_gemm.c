@@ -108,15 +108,15 @@ typedef struct pack_push {
     uint32_t s0, t0, nx, ny, nz, t, k, g, cg, c, h, w, hp, wp, ph, pw, rs;
 } pack_push;
 LSUV_PUSH_FITS(pack_push);
-enum { PACK_ROWS = 0, PACK_INPUT = 1, PACK_FILTER = 2 };
-#define PACK_GROUPS 64 /* workgroups in y times z of a pack (tx_pack) */
+enum { PACK_ROWS = 0, PACK_INPUT = 1, PACK_FILTER = 2, PACK_KMAJOR = 3 }; /* pack_tx.comp's modes */
+#define PACK_GROUPS 64 /* workgroups of a pack at most (tx_pack) */
 
 /* One GEMM as gemm_tx.comp runs it. Data come in units (dense: rows; conv: images) of
  * rows_per output rows; weights in columns (output features / channels). Sizes are those
  * of one unit or column as packed (texels) and in the caller's buffer (floats). */
 typedef struct tx_plan {
     const lsuv_buffer *x, *w, *bias, *y;
-    int conv, pack_x, pack_w;
+    int conv, pack_x, pack_w; /* dense operands whose rows are whole texels are read as they are */
     uint32_t units, rows_per, cols, groups; /* cols: per group */
     uint64_t unit_texels, unit_floats, col_texels, col_floats;
     uint64_t unit_step, col_step; /* units and columns per chunk */
@@ -168,6 +168,8 @@ static lsuv_status tx_pack(lsuv_context *ctx, uint32_t mode, const lsuv_buffer *
     /* the grid: x the texels along a row (lanes), y and z per workgroup (pack_tx.comp) */
     if (mode == PACK_ROWS)
         pp.nx = pp.t, pp.ny = (uint32_t)n, pp.nz = 1;
+    else if (mode == PACK_KMAJOR)
+        pp.nx = pp.t, pp.ny = pp.k, pp.nz = 1;
     else if (mode == PACK_INPUT)
         pp.nx = pp.wp, pp.ny = pp.hp, pp.nz = (uint32_t)(n * pp.g * pp.t);
     else
@@ -175,9 +177,9 @@ static lsuv_status tx_pack(lsuv_context *ctx, uint32_t mode, const lsuv_buffer *
     /* Few workgroups, each looping over many rows: a CPU device pays a fixed cost per
      * workgroup, which at one texel per lane made this kernel run at 0.5-1 GB/s. */
     const uint32_t *lim = ctx->info.max_workgroup_count;
-    uint32_t gx = capped(ctx, lsuv_ceil_div(pp.nx, 64), lim[0]);
-    uint32_t gy = capped(ctx, pp.ny, lim[1] < PACK_GROUPS ? lim[1] : PACK_GROUPS);
-    uint32_t gz = capped(ctx, pp.nz, (uint32_t)lsuv_ceil_div(PACK_GROUPS, gy));
+    uint32_t gx = capped(ctx, lsuv_ceil_div(pp.nx, 64), lim[0] < PACK_GROUPS ? lim[0] : PACK_GROUPS);
+    uint32_t gy = capped(ctx, pp.ny, PACK_GROUPS / gx < lim[1] ? PACK_GROUPS / gx : lim[1]);
+    uint32_t gz = capped(ctx, pp.nz, PACK_GROUPS / (gx * gy) ? PACK_GROUPS / (gx * gy) : 1);
     lsuv_dispatch_work(ctx, 0, (double)floats * 4 + (double)texels * 16);
     return lsuv_texel_dispatch(ctx, LSUV_SHADER_PACK_TX, &mode, 1, refs, &pp, sizeof pp, gx, gy,
                                gz < lim[2] ? gz : lim[2]);
@@ -230,6 +232,72 @@ static lsuv_status record_texel(lsuv_context *ctx, tx_plan *pl)
             uint64_t tiles = lsuv_ceil_div(p.rows, spec[0]) * lsuv_ceil_div(p.cols, spec[1]) * p.groups;
             lsuv_dispatch_work(ctx, 2.0 * p.rows * p.cols * p.groups * pl->k, 0);
             st = lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 2, refs, &p, sizeof p,
+                                     capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
+        }
+    return st;
+}
+
+/* Rows from which dense layers go K-major (gemm_txk.comp): its product ran 1.5x faster on
+ * lavapipe than gemm_tx's, but transposing w costs about as much as a product of ~100
+ * rows, and the K-contiguous form reads w as it is. */
+#define KMAJOR_ROWS 128
+
+/* Push constants of gemm_txk.comp. */
+typedef struct txk_push {
+    uint32_t y[2], bias[2];
+    uint32_t rows, cols, has_bias, k, d0, w0, ldd, ldw, ldy;
+} txk_push;
+LSUV_PUSH_FITS(txk_push);
+
+/* Dense through gemm_txk.comp: x and w packed K-major (pack mode 3), each in chunks of
+ * rows / columns (multiples of 8) that fit one view, each chunk a matrix of its own; one
+ * GEMM per pair of chunks. *fit = 0, with nothing recorded, when 8 rows of depth `in` do
+ * not fit a view. */
+static lsuv_status record_texel_dense(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *w,
+                                      const lsuv_buffer *bias, const lsuv_buffer *y, uint32_t batch,
+                                      uint32_t in, uint32_t out, int *fit)
+{
+    uint64_t span = lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F), fspan = lsuv_texel_span(ctx, LSUV_TEXEL_R32F);
+    uint64_t step = min64(span * 4 / in, fspan / in) / 8 * 8; /* n rows: n / 4 * in texels, n * in floats */
+    *fit = step >= 8;
+    if (!*fit)
+        return LSUV_OK;
+    const lsuv_buffer *src[2] = {x, w};
+    uint32_t count[2] = {batch, out};
+    uint64_t chunk[2], chunks[2];
+    lsuv_buffer packed[2];
+    lsuv_status st = LSUV_OK;
+    for (int o = 1; o >= 0 && st == LSUV_OK; o--) { /* weights first, then data */
+        chunk[o] = min64(step, lsuv_round_up(count[o], 8));
+        chunks[o] = lsuv_ceil_div(count[o], chunk[o]);
+        uint64_t texels = chunk[o] / 4 * in; /* per chunk */
+        st = lsuv_scratch(ctx, chunks[o] * texels * 16, &packed[o]);
+        for (uint64_t j = 0; st == LSUV_OK && j < chunks[o]; j++) {
+            uint64_t first = j * chunk[o], n = min64(chunk[o], count[o] - first), np = lsuv_round_up(n, 8);
+            lsuv_buffer from = lsuv_buffer_slice(src[o], first * in * 4, n * in * 4);
+            lsuv_buffer to = lsuv_buffer_slice(&packed[o], j * texels * 16, np / 4 * in * 16);
+            st = tx_pack(ctx, PACK_KMAJOR, &from, n * in, &to, np / 4 * in, n,
+                         (pack_push){.t = (uint32_t)(np / 4), .k = in, .c = (uint32_t)n});
+        }
+    }
+    for (uint64_t i = 0; st == LSUV_OK && i < chunks[0]; i++)
+        for (uint64_t j = 0; st == LSUV_OK && j < chunks[1]; j++) {
+            uint64_t r0 = i * chunk[0], nr = min64(chunk[0], batch - r0), rp = lsuv_round_up(nr, 8);
+            uint64_t c0 = j * chunk[1], nc = min64(chunk[1], out - c0), cp = lsuv_round_up(nc, 8);
+            lsuv_buffer d = lsuv_buffer_slice(&packed[0], i * (chunk[0] / 4 * in) * 16, rp / 4 * in * 16);
+            lsuv_buffer e = lsuv_buffer_slice(&packed[1], j * (chunk[1] / 4 * in) * 16, cp / 4 * in * 16);
+            lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
+            if ((st = lsuv_texel_ref_get(ctx, &d, LSUV_TEXEL_RGBA32F, rp / 4 * in, &refs[0])) != LSUV_OK ||
+                (st = lsuv_texel_ref_get(ctx, &e, LSUV_TEXEL_RGBA32F, cp / 4 * in, &refs[1])) != LSUV_OK)
+                break;
+            txk_push p = {.rows = (uint32_t)nr, .cols = (uint32_t)nc, .has_bias = has_buffer(bias), .k = in,
+                          .d0 = refs[0].first, .w0 = refs[1].first, .ldd = (uint32_t)(rp / 4),
+                          .ldw = (uint32_t)(cp / 4), .ldy = out};
+            lsuv_push_address(p.y, y->address + (r0 * out + c0) * 4);
+            lsuv_push_address(p.bias, p.has_bias ? bias->address + c0 * 4 : 0);
+            uint64_t tiles = rp / 8 * (cp / 8);
+            lsuv_dispatch_work(ctx, 2.0 * nr * nc * in, 0);
+            st = lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, NULL, 0, refs, &p, sizeof p,
                                      capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
         }
     return st;
@@ -290,14 +358,22 @@ lsuv_status lsuv_k_dense(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buf
     push.k = in;
     push.has_bias = has_buffer(bias);
     int kernel = choose_kernel(ctx, 0, out);
+    if (kernel == KERNEL_TEXEL && batch >= KMAJOR_ROWS) {
+        int fit;
+        lsuv_status st = record_texel_dense(ctx, x, w, bias, y, batch, in, out, &fit);
+        if (st != LSUV_OK || fit)
+            return st;
+    }
     if (kernel == KERNEL_TEXEL) {
-        /* x and w are read as they are when their rows are whole texels */
+        /* few rows: gemm_tx on x and w as they are when their rows are whole texels
+         * (w transposed would cost more than the product) */
         uint32_t t = (in + 3) / 4;
         tx_plan pl = {.x = x, .w = w, .bias = bias, .y = y, .conv = 0,
                       .pack_x = in % 4 || !lsuv_texel_aligned(x, LSUV_TEXEL_RGBA32F),
                       .pack_w = in % 4 || !lsuv_texel_aligned(w, LSUV_TEXEL_RGBA32F),
                       .units = batch, .rows_per = 1, .cols = out, .groups = 1,
-                      .unit_texels = t, .unit_floats = in, .col_texels = t, .col_floats = in, .y_unit = out, .k = in};
+                      .unit_texels = t, .unit_floats = in, .col_texels = t, .col_floats = in, .y_unit = out,
+                      .k = in};
         pl.x_pack = pl.w_pack = (pack_push){.t = t, .k = in};
         pl.push = (tx_push){.has_bias = push.has_bias, .t = t, .r = 1, .s = 1, .d_img = t, .ohw = 1, .ow = 1,
                             .ybs = out, .ycs = 1};
