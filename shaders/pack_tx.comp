@@ -6,10 +6,12 @@
 // over the lanes). One invocation writes one texel; MODE says what a texel holds:
 //   0 rows:   dst[row][c4] = src[row * k + 4 c4 + q]                         x: c4, y: row
 //   1 input:  dst[b][ihp][iwp][g][c4] = x[b][g cg + 4 c4 + q][ihp - ph][iwp - pw]
-//             (NCHW input; x: iwp, y: ihp, z: b * g * t + g * t + c4)
+//             (NCHW input; x: (iwp, g, c4), so that the writes are contiguous across
+//             lanes, which ran 3x faster than contiguous reads; y: ihp, z: b)
 //   2 filter: dst[co][rs][c4] = w[co][4 c4 + q][rs]     (OIHW weights; x: c4, y: rs, z: co)
-//   3 k-major: dst[k][j] = src[4 j + q][k]   (rows of length k, c of them; x: j, y: k:
-//             the writes contiguous across lanes ran 3x faster than the reads so)
+//   3 k-major: dst[z][k][j] = src[z c + 4 j + q][k]   (z matrices of c rows of length k;
+//             x: j, y: k, z: the matrix; the writes contiguous across lanes ran 3x faster
+//             than the reads so)
 // with zeros past the row, the group's channels or the image's border. Only x varies
 // across the lanes of a workgroup, y and z are the workgroup's: lanes divide nothing
 // (a vector integer division is a scalar loop on CPUs; with divisions per texel this
@@ -25,47 +27,56 @@ layout(push_constant) uniform P {
     uint g, cg, c, h, w, hp, wp, ph, pw, rs;
 } p;
 
+// a / b for a < 2^24 with float arithmetic: a vector integer division is a scalar loop
+uint udiv(uint a, uint b)
+{
+    uint q = uint((float(a) + 0.5) / float(b));
+    q -= q * b > a ? 1u : 0u;
+    return q + ((q + 1) * b <= a ? 1u : 0u);
+}
+
 void main()
 {
     for (uint z = gl_WorkGroupID.z; z < p.nz; z += gl_NumWorkGroups.z)
     for (uint y = gl_WorkGroupID.y; y < p.ny; y += gl_NumWorkGroups.y) {
         // per workgroup: the source of the row's first texel, and the layout of the rest
-        uint base, xstep, cstep, dst, dstep, cfirst, cn;
+        uint base, xstep, cstep, dst, dstep, cn;
         if (MODE == 0) {
             base = y * p.k;  xstep = 4; cstep = 1;
             dst = y * p.t;   dstep = 1;
-            cfirst = 0;      cn = p.k;
+            cn = p.k;
         } else if (MODE == 1) {
-            uint gt = p.g * p.t, gc = z % gt, b = z / gt, gg = gc / p.t, c4 = gc % p.t;
             uint ih = y - p.ph;  // wraps to huge in the padding
-            base = ((b * p.c + gg * p.cg + 4 * c4) * p.h + ih) * p.w - p.pw;
-            xstep = 1;       cstep = p.h * p.w;
-            dst = (b * p.hp + y) * p.wp * gt + gc;  dstep = gt;
-            cfirst = 4 * c4;
+            base = (z * p.c * p.h + ih) * p.w - p.pw;  // channel 0 at column iwp = 0
+            xstep = 0;       cstep = p.h * p.w;
+            dst = (z * p.hp + y) * p.wp * p.g * p.t;  dstep = 1;
             cn = ih < p.h ? p.cg : 0;
-        } else if (MODE == 3) {
-            base = y;        xstep = 4 * p.k; cstep = p.k;
-            dst = y * p.t;   dstep = 1;
-            cfirst = 0;      cn = p.c;
+        } else if (MODE == 3) {  // z: one matrix per group (conv weights)
+            base = z * p.c * p.k + y;  xstep = 4 * p.k; cstep = p.k;
+            dst = (z * p.k + y) * p.t; dstep = 1;
+            cn = p.c;
         } else {
             base = z * p.cg * p.rs + y;  xstep = 4 * p.rs; cstep = p.rs;
             dst = (z * p.rs + y) * p.t;  dstep = 1;
-            cfirst = 0;      cn = p.cg;
+            cn = p.cg;
         }
         for (uint x = gl_LocalInvocationID.x + gl_WorkGroupID.x * 64; x < p.nx; x += gl_NumWorkGroups.x * 64) {
-            uint first = base + x * xstep;
-            // valid channels of this texel: mode 1 counts from the texel's first channel
-            // and also needs the column inside the image
-            uint c0 = MODE == 1 ? cfirst : 4 * x;
-            uint n = cn - min(c0, cn);
-            if (MODE == 1 && x - p.pw >= p.w)
-                n = 0;
-            // no branch per lane: past the valid channels read the first float and drop it
-            vec4 v;
-            for (uint q = 0; q < 4; q++) {
-                float f = imageLoad(S, int(p.s0 + (q < n ? first + q * cstep : 0))).x;
-                v[q] = q < n ? f : 0.0;
+            uint first = base + x * xstep, c0 = 4 * x;
+            if (MODE == 1) {
+                // x = (iwp, group, texel of the group): split without vector divisions
+                uint gt = p.g * p.t, iwp = udiv(x, gt), gc = x - iwp * gt, gg = udiv(gc, p.t);
+                c0 = 4 * (gc - gg * p.t);
+                first += (gg * p.cg + c0) * cstep + iwp;
+                if (iwp - p.pw >= p.w)
+                    c0 = cn;  // in the padding: no valid channel
             }
+            uint n = cn - min(c0, cn);  // valid channels of this texel
+            // no branch per lane: past the valid channels read the first float and drop it;
+            // components named, not indexed (an indexed vector may live in memory)
+            int s0 = int(p.s0), f0 = s0 + int(first), cs = int(cstep);
+            vec4 v = vec4(imageLoad(S, n > 0 ? f0 : s0).x, imageLoad(S, n > 1 ? f0 + cs : s0).x,
+                          imageLoad(S, n > 2 ? f0 + 2 * cs : s0).x, imageLoad(S, n > 3 ? f0 + 3 * cs : s0).x);
+            v = mix(vec4(0.0), v, lessThan(uvec4(0, 1, 2, 3), uvec4(n)));
             imageStore(T, int(p.t0 + dst + x * dstep), v);
         }
     }

@@ -169,9 +169,9 @@ static lsuv_status tx_pack(lsuv_context *ctx, uint32_t mode, const lsuv_buffer *
     if (mode == PACK_ROWS)
         pp.nx = pp.t, pp.ny = (uint32_t)n, pp.nz = 1;
     else if (mode == PACK_KMAJOR)
-        pp.nx = pp.t, pp.ny = pp.k, pp.nz = 1;
+        pp.nx = pp.t, pp.ny = pp.k, pp.nz = (uint32_t)n;
     else if (mode == PACK_INPUT)
-        pp.nx = pp.wp, pp.ny = pp.hp, pp.nz = (uint32_t)(n * pp.g * pp.t);
+        pp.nx = pp.wp * pp.g * pp.t, pp.ny = pp.hp, pp.nz = (uint32_t)n;
     else
         pp.nx = pp.t, pp.ny = pp.rs, pp.nz = (uint32_t)n;
     /* Few workgroups, each looping over many rows: a CPU device pays a fixed cost per
@@ -276,7 +276,7 @@ static lsuv_status record_texel_dense(lsuv_context *ctx, const lsuv_buffer *x, c
             uint64_t first = j * chunk[o], n = min64(chunk[o], count[o] - first), np = lsuv_round_up(n, 8);
             lsuv_buffer from = lsuv_buffer_slice(src[o], first * in * 4, n * in * 4);
             lsuv_buffer to = lsuv_buffer_slice(&packed[o], j * texels * 16, np / 4 * in * 16);
-            st = tx_pack(ctx, PACK_KMAJOR, &from, n * in, &to, np / 4 * in, n,
+            st = tx_pack(ctx, PACK_KMAJOR, &from, n * in, &to, np / 4 * in, 1,
                          (pack_push){.t = (uint32_t)(np / 4), .k = in, .c = (uint32_t)n});
         }
     }
@@ -476,7 +476,9 @@ lsuv_status lsuv_k_conv2d(lsuv_context *ctx, const lsuv_conv2d_params *p, const 
     int kernel = choose_kernel(ctx, 1, (uint32_t)kg);
     if (kernel == KERNEL_TEXEL) {
         /* input packed channels-innermost with its padding in place (pack_tx.comp): the
-         * rows the taps reach, hp x wp, and whole texels of each group's channels */
+         * rows the taps reach, hp x wp, and whole texels of each group's channels. (Reading
+         * the input where it is, a float per pixel through an r32f view, in an outer-product
+         * kernel ran at less than half the rate, packing included.) */
         uint32_t t = (uint32_t)((cg + 3) / 4), gt = t * q.groups;
         uint64_t hp = (uint64_t)(q.out_h - 1) * q.stride_h + (uint64_t)(q.kernel_h - 1) * q.dilation_h + 1;
         uint64_t wp = (uint64_t)(q.out_w - 1) * q.stride_w + (uint64_t)(q.kernel_w - 1) * q.dilation_w + 1;
@@ -485,7 +487,8 @@ lsuv_status lsuv_k_conv2d(lsuv_context *ctx, const lsuv_conv2d_params *p, const 
                       .units = q.batch, .rows_per = (uint32_t)ohw, .cols = (uint32_t)kg, .groups = q.groups,
                       .unit_texels = hp * wp * gt, .unit_floats = (uint64_t)q.in_channels * q.in_h * q.in_w,
                       .col_texels = (uint64_t)rs * t, .col_floats = cg * rs, .y_unit = q.out_channels * ohw, .k = depth};
-        if (hp < (1u << 24) && wp < (1u << 24) && tx_chunks(ctx, &pl)) {
+        /* pack_tx splits a row's texels with float arithmetic: exact below 2^24 */
+        if (hp < (1u << 24) && wp * gt < (1u << 24) && tx_chunks(ctx, &pl)) {
             pl.x_pack = (pack_push){.t = t, .g = q.groups, .cg = (uint32_t)cg, .c = q.in_channels, .h = q.in_h,
                                     .w = q.in_w, .hp = (uint32_t)hp, .wp = (uint32_t)wp, .ph = q.pad_h,
                                     .pw = q.pad_w};
