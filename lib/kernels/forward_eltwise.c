@@ -128,6 +128,7 @@ lsuv_status lsuv_k_affine_act2(lsuv_context *ctx, const lsuv_buffer *x, const ls
             push.dr = (uint32_t)(stride % spatial);
             push.dqc = (uint32_t)((stride / spatial) % channels);
         }
+        lsuv_dispatch_work(ctx, 0, (double)n * 8); /* bench --profile: bytes read and written */
         lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_AFFINE_ACT, spec, 4, &push, sizeof push, gx, gy, 1);
         if (st != LSUV_OK)
             return st;

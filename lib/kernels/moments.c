@@ -86,6 +86,7 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
     uint32_t need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
     lsuv_shader_id partial = (ctx->info.subgroup_operations & need) == need ? LSUV_SHADER_MOMENTS_PARTIAL_SG
                                                                          : LSUV_SHADER_MOMENTS_PARTIAL;
+    lsuv_dispatch_work(ctx, 0, (double)C * N * 4); /* bench --profile: bytes read */
     lsuv_status st =
         lsuv_dispatch(ctx, partial, &mode, 1, &push, sizeof push, lsuv_groups(ctx, items, 1), 1, 1);
     if (st != LSUV_OK || direct)
