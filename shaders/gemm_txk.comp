@@ -4,8 +4,9 @@
 // as a sum of outer products, with both operands K-major (pack_tx.comp, mode 3): texel
 // (k, j) of D holds rows 4j..4j+3 at depth k, likewise W. An invocation owns an 8 x 8 tile:
 // per k it loads two texels of each operand and does 64 multiply-adds. On lavapipe this
-// ran 1.5x faster than the K-contiguous dot-product form of gemm_tx.comp (the conv kernel,
-// whose input is not repacked as a K x M matrix). Row tiles are fastest across invocations:
+// ran 1.5x faster than the K-contiguous dot-product form of gemm_tx.comp (used for conv,
+// whose input is not repacked as a K x M matrix, and for thin products, where transposing
+// the operands costs more than it saves: forward_gemm.c, KMAJOR_BALANCE). Row tiles are fastest across invocations:
 // the lanes of a subgroup read neighbouring data texels and the same weight texels.
 // Rows and columns are padded to multiples of 8 with zeros in the packed operands; only
 // the stores test bounds.

@@ -237,10 +237,11 @@ static lsuv_status record_texel(lsuv_context *ctx, tx_plan *pl)
     return st;
 }
 
-/* Rows from which dense layers go K-major (gemm_txk.comp): its product ran 1.5x faster on
- * lavapipe than gemm_tx's, but transposing w costs about as much as a product of ~100
- * rows, and the K-contiguous form reads w as it is. */
-#define KMAJOR_ROWS 128
+/* Dense layers go K-major (gemm_txk.comp) when rows * cols / (rows + cols) reaches this:
+ * its product ran 1.5x faster on lavapipe than gemm_tx's, but transposing x and w costs
+ * (rows + cols) * depth stores at 1-3 GB/s while the K-contiguous form reads both as they
+ * are (1024 x 32 x 1024: the same time either way; 32 x 1024 x 1024: gemm_tx 3x faster). */
+#define KMAJOR_BALANCE 96
 
 /* Push constants of gemm_txk.comp. */
 typedef struct txk_push {
@@ -358,7 +359,7 @@ lsuv_status lsuv_k_dense(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buf
     push.k = in;
     push.has_bias = has_buffer(bias);
     int kernel = choose_kernel(ctx, 0, out);
-    if (kernel == KERNEL_TEXEL && batch >= KMAJOR_ROWS) {
+    if (kernel == KERNEL_TEXEL && (uint64_t)batch * out >= (uint64_t)KMAJOR_BALANCE * ((uint64_t)batch + out)) {
         int fit;
         lsuv_status st = record_texel_dense(ctx, x, w, bias, y, batch, in, out, &fit);
         if (st != LSUV_OK || fit)
