@@ -312,7 +312,9 @@ typedef struct lsuv_report {
 
 /* Runs LSUV on the network with the given data. report may be NULL; else *report is
  * set and must be freed with lsuv_report_free. Data holding NaN/Inf is refused
- * (LSUV_ERROR_BAD_DATA) before any weight changes. */
+ * (LSUV_ERROR_BAD_DATA) before any weight changes. All or nothing: on any failure
+ * (device or host memory, a device error) every parameter is left bit for bit as it
+ * was. The run keeps a device copy of the dense/conv weights and biases meanwhile. */
 LSUV_API lsuv_status lsuv_init(lsuv_net *net, const lsuv_data *data, const lsuv_options *options,
                                lsuv_report **report);
 LSUV_API void lsuv_report_free(lsuv_report *report);

@@ -126,6 +126,7 @@ Test(general, activations_random_and_edges)
         free(shift);
         run_activation(ctx, k, edges, n_edges, 1, (uint32_t)n_edges, NULL);
     }
+    lsuv_context_destroy(ctx);
 }
 
 Test(general, activation_arguments_refused)
@@ -140,6 +141,7 @@ Test(general, activation_arguments_refused)
     st = lsuv_k_affine_act2(ctx, &b, &b, 64, 1, 64, 1.0f, NULL, NULL, LSUV_K_ACT_SELU, 1.0f, INFINITY, NULL);
     cr_expect_eq(st, LSUV_ERROR_INVALID_ARGUMENT, "an infinite SELU gamma is refused");
     lsuv_buffer_free(ctx, &b);
+    lsuv_context_destroy(ctx);
 }
 
 /* Dispatches recorded since the last submission (timed ones count 2 queries; the tests
@@ -240,6 +242,7 @@ static void binary_cases(const char *label)
             snprintf(what, sizeof what, "%s: %s, op %d", label, k->name, op);
             run_binary(ctx, &r, op, k->rank, k->out, k->a, k->b, what);
         }
+    lsuv_context_destroy(ctx);
 }
 
 Test(general, binary_broadcasting) { binary_cases("whole"); }
@@ -268,6 +271,7 @@ Test(general, binary_refusals)
     cr_expect_eq(lsuv_k_binary(ctx, LSUV_K_BIN_ADD, 8, ext, &a, s, &a, s, &y), LSUV_ERROR_INVALID_ARGUMENT);
     lsuv_buffer_free(ctx, &a);
     lsuv_buffer_free(ctx, &y);
+    lsuv_context_destroy(ctx);
 }
 
 /* ---------------------------------------------------------------- gather */
@@ -341,6 +345,7 @@ Test(general, gather_transpose_slice_pad)
     setenv("LSUV_STRIDED_LIMIT", "500", 1);
     for (size_t i = 0; i < sizeof gather_cases / sizeof gather_cases[0]; i++)
         run_gather(ctx, &r, &gather_cases[i], "split in rows");
+    lsuv_context_destroy(ctx);
 }
 
 Test(general, gather_refusals)
@@ -357,6 +362,7 @@ Test(general, gather_refusals)
                  "in place is refused");
     lsuv_buffer_free(ctx, &x);
     lsuv_buffer_free(ctx, &y);
+    lsuv_context_destroy(ctx);
 }
 
 /* ---------------------------------------------------------------- reduce */
@@ -417,6 +423,7 @@ static void reduce_every_axis(const char *label)
         for (int op = 0; op <= LSUV_K_REDUCE_LOG_SOFTMAX; op++)
             run_reduce(ctx, &r, op, outer, dims[axis], inner, 0.5, 2.0, 2e-6, label);
     }
+    lsuv_context_destroy(ctx);
 }
 
 Test(general, reduce_along_each_axis) { reduce_every_axis("whole"); }
@@ -438,6 +445,7 @@ Test(general, reduce_stability)
     run_reduce(ctx, &r, LSUV_K_REDUCE_SOFTMAX, 4, 1000, 1, 1e3, 5.0, 5e-6, "softmax near 1e3");
     run_reduce(ctx, &r, LSUV_K_REDUCE_LOG_SOFTMAX, 4, 1000, 1, -1e3, 5.0, 2e-6, "log-softmax near -1e3");
     run_reduce(ctx, &r, LSUV_K_REDUCE_MAX, 4, 777, 2, -1e3, 5.0, 0, "max");
+    lsuv_context_destroy(ctx);
 }
 
 /* ---------------------------------------------------------------- pooling, conv */
@@ -502,6 +510,7 @@ Test(general, pool2d_onnx_options)
     p.asymmetric = 1;
     p.pad_h_end = 2;
     cr_expect(!lsuv_pool2d_output_size(&p), "an end pad above half the kernel is refused");
+    lsuv_context_destroy(ctx);
 }
 
 typedef struct conv_case {
@@ -739,6 +748,7 @@ Test(general, graph_of_general_nodes)
     }
     free(dscale), free(dw), free(db), free(x), free(scale), free(w), free(bias);
     lsuv_net_destroy(net);
+    lsuv_context_destroy(ctx);
 }
 
 /* A node whose description does not match its shape is refused with its name, not run. */
@@ -761,6 +771,7 @@ Test(general, graph_refuses_inconsistent_nodes)
     lsuv_submit(ctx);
     lsuv_graph_run_end(&run);
     lsuv_net_destroy(net);
+    lsuv_context_destroy(ctx);
 }
 
 static double *param_values(lsuv_net *net, const char *name, size_t n)
@@ -937,4 +948,5 @@ Test(general, graph_concat_every_axis)
         lsuv_net_destroy(net);
     }
     free(x);
+    lsuv_context_destroy(ctx);
 }

@@ -487,7 +487,8 @@ static lsuv_status setup_initializers(imp *im)
         t->init = (int)i;
         t->is_int = !imp_is_float_type(tp->data_type);
         t->ndim = (int)tp->n_dims;
-        memcpy(t->dims, tp->dims, tp->n_dims * sizeof *tp->dims);
+        if (tp->n_dims) /* a scalar has no dims array (NULL): memcpy from NULL is undefined */
+            memcpy(t->dims, tp->dims, tp->n_dims * sizeof *tp->dims);
     }
     return LSUV_OK;
 }

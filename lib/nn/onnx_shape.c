@@ -212,7 +212,8 @@ static lsuv_status from_proto(imp *im, const Onnx__TensorProto *tp, cval *c)
     memset(c, 0, sizeof *c);
     c->is_int = !is_float;
     c->ndim = (int)tp->n_dims;
-    memcpy(c->dims, tp->dims, tp->n_dims * sizeof *tp->dims);
+    if (tp->n_dims) /* a scalar has no dims array (NULL): memcpy from NULL is undefined */
+        memcpy(c->dims, tp->dims, tp->n_dims * sizeof *tp->dims);
     lsuv_status st = is_float ? lsuv_onnx_tensor_f32(im->model, tp, &c->f, &numel, err, sizeof err)
                               : lsuv_onnx_tensor_i64(im->model, tp, &c->iv, &numel, err, sizeof err);
     if (st != LSUV_OK)
