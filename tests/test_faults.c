@@ -348,7 +348,7 @@ typedef enum sweep_mode {
 static lsuv_net *fresh_memory(lsuv_context *ctx, lsuv_net *net)
 {
     lsuv_net_destroy(net);
-    lsuv_memory_destroy(ctx); /* nothing else holds device memory here */
+    lsuv_context_release_memory(ctx); /* nothing else holds device memory here */
     return tiny_net(ctx);
 }
 

@@ -419,5 +419,14 @@ void lsuv_context_destroy(lsuv_context *ctx)
     free(ctx);
 }
 
+void lsuv_context_release_memory(lsuv_context *ctx)
+{
+    if (!ctx || !ctx->device)
+        return;
+    ctx->vk.vkDeviceWaitIdle(ctx->device);
+    lsuv_texel_forget_views(ctx); /* they name the blocks' buffers */
+    lsuv_memory_destroy(ctx);
+}
+
 const lsuv_device_info *lsuv_context_device(const lsuv_context *ctx) { return ctx ? &ctx->info : NULL; }
 const char *lsuv_context_last_error(const lsuv_context *ctx) { return ctx ? ctx->error : ""; }

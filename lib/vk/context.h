@@ -167,6 +167,9 @@ lsuv_status lsuv_scratch(lsuv_context *ctx, uint64_t bytes, lsuv_buffer *out);
 /* Makes all scratch memory free again; called by lsuv_submit once the work completed. */
 void lsuv_scratch_reset(lsuv_context *ctx);
 void lsuv_memory_destroy(lsuv_context *ctx);
+/* Gives all device memory back (blocks, scratch, staging) and with it every texel view
+ * of it; the caller guarantees that no buffer of the context is still in use. */
+void lsuv_context_release_memory(lsuv_context *ctx);
 
 /* Each kernel's push constants are one struct (the shader's push_constant block); this
  * checks at compile time that it fits LSUV_MAX_PUSH, the 128 bytes every device offers
@@ -230,6 +233,8 @@ typedef struct lsuv_texel_ref {
 lsuv_status lsuv_texel_create(lsuv_context *ctx);
 /* Before lsuv_memory_destroy: the views refer to the blocks. */
 void lsuv_texel_destroy(lsuv_context *ctx);
+/* Destroys every view and frees every set (the pool stays): before the blocks go. */
+void lsuv_texel_forget_views(lsuv_context *ctx);
 /* Most texels of format f one operand may span. */
 uint64_t lsuv_texel_span(const lsuv_context *ctx, lsuv_texel_format f);
 /* Whether buf's first byte starts a texel of format f (16-byte aligned for rgba32f). */

@@ -59,6 +59,7 @@
     X(vkDestroyDescriptorSetLayout)    \
     X(vkCreateDescriptorPool)          \
     X(vkDestroyDescriptorPool)         \
+    X(vkResetDescriptorPool)           \
     X(vkAllocateDescriptorSets)        \
     X(vkUpdateDescriptorSets)          \
     X(vkCmdPushConstants)              \

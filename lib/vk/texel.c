@@ -81,6 +81,23 @@ lsuv_status lsuv_texel_create(lsuv_context *ctx)
     return LSUV_OK;
 }
 
+/* Views name a VkBuffer and, through it, the memory behind it; once a block is destroyed
+ * a new block may get the same handle (lavapipe's handles are host pointers), and a
+ * cached view would then read freed memory. So every view goes when the blocks go. */
+void lsuv_texel_forget_views(lsuv_context *ctx)
+{
+    struct lsuv_texel_state *t = ctx->texel;
+    if (!t || !ctx->device)
+        return;
+    for (int i = 0; i < t->view_count; i++)
+        ctx->vk.vkDestroyBufferView(ctx->device, t->views[i].view, NULL);
+    t->view_count = 0;
+    if (t->pool && t->set_count) /* the sets hold the views: all freed at once */
+        ctx->vk.vkResetDescriptorPool(ctx->device, t->pool, 0);
+    memset(t->sets, 0, sizeof t->sets);
+    t->set_count = 0;
+}
+
 void lsuv_texel_destroy(lsuv_context *ctx)
 {
     struct lsuv_texel_state *t = ctx->texel;
