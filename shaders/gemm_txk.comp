@@ -1,6 +1,7 @@
 #version 460
 #extension GL_GOOGLE_include_directive : require
-// gemm_txk.comp - dense layers on CPU devices: out[m][c] = sum_k X[m][k] W[c][k] (+ bias[c])
+// gemm_txk.comp - dense layers on CPU devices: out[m][c] = sum_k X[m][k] W[c][k] (+ bias[c]),
+// and the update products of the block orthonormalization (out[m][c] += alpha * sum ...)
 // as a sum of outer products, with both operands K-major (pack_tx.comp, mode 3): texel
 // (k, j) of D holds rows 4j..4j+3 at depth k, likewise W. An invocation owns an 8 x 8 tile:
 // per k it loads two texels of each operand and does 64 multiply-adds. On lavapipe this
@@ -22,6 +23,8 @@ layout(push_constant) uniform P {
     uint d0, w0;     // first texels in the views
     uint ldd, ldw;   // texels per k: padded rows / 4, padded columns / 4
     uint ldy;        // output floats per row
+    float alpha;     // out = alpha * product (+ bias) (+ out, when accumulate)
+    uint accumulate;
 } p;
 
 void main()
@@ -52,8 +55,10 @@ void main()
                 break;
             for (uint b = 0; b < 8; b++) {
                 uint c = ct * 8 + b;
-                if (c < p.cols)
-                    Y.v[m * p.ldy + c] = acc[a][b] + (p.has_bias != 0 ? B.v[c] : 0.0);
+                if (c < p.cols) {
+                    float v = p.alpha * acc[a][b] + (p.has_bias != 0 ? B.v[c] : 0.0);
+                    Y.v[m * p.ldy + c] = p.accumulate != 0 ? Y.v[m * p.ldy + c] + v : v;
+                }
             }
         }
     }

@@ -114,6 +114,10 @@ Test(context, tuning_variables_are_read_at_creation)
     cr_assert_eq(later->tuning.gemm_max_groups, 0, "'12x' is not a number");
     cr_assert_eq(later->tuning.mgs_kernel, LSUV_MGS_CPU);
     lsuv_context_destroy(later);
+    setenv("LSUV_MGS_KERNEL", "texel", 1);
+    later = test_context();
+    cr_assert_eq(later->tuning.mgs_kernel, LSUV_MGS_TEXEL);
+    lsuv_context_destroy(later);
     unsetenv("LSUV_GEMM_KERNEL");
     setenv("LSUV_GEMM_MAX_GROUPS", "0", 1);
     unsetenv("LSUV_MGS_KERNEL");

@@ -97,6 +97,87 @@ Test(dense, odd_shapes_tiled_kernel) { dense_suite("tiled", 12); }
 Test(dense, odd_shapes_subgroup_kernel) { dense_suite("subgroup", 13); }
 Test(dense, odd_shapes_texel_kernel) { dense_suite("texel", 14); }
 
+/* The products of the block orthonormalization (lsuv_k_texel_gemm_nt / _tn_update) on
+ * odd sizes: c = a b^T into a poisoned buffer, then y += alpha * at^T b over a poisoned
+ * neighbourhood that must stay as it was (only rows x cols of y are written). */
+Test(dense, texel_products_for_orthonormalization)
+{
+    lsuv_context *ctx = test_context();
+    test_rng rng = {15};
+    static const uint32_t shapes[][3] = {{1, 1, 4}, {3, 5, 8}, {33, 31, 100}, {97, 32, 1028}, {256, 17, 64}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        uint32_t ar = shapes[i][0], br = shapes[i][1], ld = shapes[i][2], ldc = br + 3;
+        float *a = random_floats(&rng, (size_t)ar * ld, 1.0), *b = random_floats(&rng, (size_t)br * ld, 1.0);
+        lsuv_buffer ba = test_upload(ctx, a, (size_t)ar * ld), bb = test_upload(ctx, b, (size_t)br * ld);
+        lsuv_buffer bc = test_alloc_poisoned(ctx, (size_t)ar * ldc);
+        cr_assert_eq(lsuv_k_texel_gemm_nt(ctx, &ba, ar, &bb, br, ld, &bc, ldc), LSUV_OK, "%s",
+                     lsuv_context_last_error(ctx));
+        float *c = test_download(ctx, &bc, (size_t)ar * ldc);
+        double worst = 0;
+        for (uint32_t r = 0; r < ar; r++)
+            for (uint32_t j = 0; j < ldc; j++) {
+                if (j >= br) {
+                    cr_assert(isnan(c[(size_t)r * ldc + j]), "gemm_nt wrote past its columns");
+                    continue;
+                }
+                double want = 0, norm = 0;
+                for (uint32_t k = 0; k < ld; k++) {
+                    want += (double)a[(size_t)r * ld + k] * b[(size_t)j * ld + k];
+                    norm += fabs((double)a[(size_t)r * ld + k] * b[(size_t)j * ld + k]);
+                }
+                worst = fmax(worst, fabs(c[(size_t)r * ldc + j] - want) / norm);
+            }
+        cr_assert_leq(worst, 1e-6, "gemm_nt %u x %u x %u: error %g of the sum of |terms|", ar, br, ld, worst);
+
+        /* update: at is k x ldat (k = ar rows of a, ldat = ld), b2 is k x ldb, y rows x cols */
+        uint32_t k = ar, ldat = ld >= 8 ? ld / 8 * 8 : 8, ldb = 16, ldy = 19, rows = ldat - 1, cols = 13;
+        float *at = random_floats(&rng, (size_t)k * ldat, 1.0), *b2 = random_floats(&rng, (size_t)k * ldb, 1.0);
+        float *y0 = random_floats(&rng, (size_t)rows * ldy, 1.0);
+        for (uint32_t r = 0; r < rows; r++)
+            for (uint32_t j = cols; j < ldy; j++)
+                y0[(size_t)r * ldy + j] = NAN; /* beyond cols: must stay NaN */
+        lsuv_buffer bat = test_upload(ctx, at, (size_t)k * ldat), bb2 = test_upload(ctx, b2, (size_t)k * ldb);
+        lsuv_buffer by = test_upload(ctx, y0, (size_t)rows * ldy);
+        cr_assert_eq(lsuv_k_texel_gemm_tn_update(ctx, &bat, ldat, &bb2, ldb, k, &by, ldy, rows, cols, -0.75f),
+                     LSUV_OK, "%s", lsuv_context_last_error(ctx));
+        float *y = test_download(ctx, &by, (size_t)rows * ldy);
+        worst = 0;
+        for (uint32_t r = 0; r < rows; r++)
+            for (uint32_t j = 0; j < ldy; j++) {
+                float got = y[(size_t)r * ldy + j];
+                if (j >= cols) {
+                    cr_assert(isnan(got), "gemm_tn_update wrote past its columns");
+                    continue;
+                }
+                double want = y0[(size_t)r * ldy + j], norm = fabs(want);
+                for (uint32_t q = 0; q < k; q++) {
+                    double t = -0.75 * (double)at[(size_t)q * ldat + r] * b2[(size_t)q * ldb + j];
+                    want += t;
+                    norm += fabs(t);
+                }
+                worst = fmax(worst, fabs(got - want) / norm);
+            }
+        cr_assert_leq(worst, 1e-6, "gemm_tn_update %u x %u, depth %u: error %g of the sum of |terms|", rows, cols,
+                      k, worst);
+        free(at), free(b2), free(y0), free(y);
+        lsuv_buffer_free(ctx, &bat);
+        lsuv_buffer_free(ctx, &bb2);
+        lsuv_buffer_free(ctx, &by);
+        free(a), free(b), free(c);
+        lsuv_buffer_free(ctx, &ba);
+        lsuv_buffer_free(ctx, &bb);
+        lsuv_buffer_free(ctx, &bc);
+    }
+    /* misuse is refused with a message */
+    lsuv_buffer small = test_alloc_poisoned(ctx, 16);
+    cr_assert_eq(lsuv_k_texel_gemm_nt(ctx, &small, 2, &small, 2, 6, &small, 2), LSUV_ERROR_INVALID_ARGUMENT);
+    cr_assert_eq(lsuv_k_texel_gemm_tn_update(ctx, &small, 4, &small, 8, 1, &small, 8, 1, 1, 1.0f),
+                 LSUV_ERROR_INVALID_ARGUMENT);
+    cr_assert(strstr(lsuv_context_last_error(ctx), "texel update"), "%s", lsuv_context_last_error(ctx));
+    lsuv_buffer_free(ctx, &small);
+    lsuv_context_destroy(ctx);
+}
+
 Test(dense, invalid_arguments_are_refused)
 {
     lsuv_context *ctx = test_context();

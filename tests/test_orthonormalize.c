@@ -1,8 +1,9 @@
 /* test_orthonormalize.c - blocked MGS-twice on the device against double-precision
  * Householder QR (Gram-Schmidt in double for the huge shape): orthonormality, equality
  * with the Q of the QR with diag(R) > 0, rank deficiency, argument checks, timings.
- * Both kernel sets run on lavapipe: the CPU-device one by default there, the GPU one
- * forced through LSUV_MGS_KERNEL=gpu (each Criterion test runs in its own process). */
+ * Every kernel set runs on lavapipe: the CPU-device one with texel-GEMM projections by
+ * default there, the same with its own projection kernels through LSUV_MGS_KERNEL=cpu and
+ * the GPU one through LSUV_MGS_KERNEL=gpu (each Criterion test runs in its own process). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,9 +280,9 @@ Test(orthonormalize, over_128_mib_matches_double_gram_schmidt)
 /* Shapes that reach every form of the CPU kernel set's in-panel pass at subgroup size 8
  * (rows held by 8, 16, 24 or 32 subgroups of 1, 2, 4 or 6 vec4 per invocation, or swept
  * through memory) and partial last panels, both ways round. */
-Test(orthonormalize, odd_shapes_every_panel_form_match_householder)
+static void every_panel_form(const char *which)
 {
-    use_kernels("cpu");
+    use_kernels(which);
     lsuv_context *ctx = test_context();
     warm_up(ctx);
     check_shape(ctx, 5, 13, 21, 1);
@@ -294,6 +295,42 @@ Test(orthonormalize, odd_shapes_every_panel_form_match_householder)
     check_shape(ctx, 33, 3001, 28, 1);
     check_shape(ctx, 36, 6000, 29, 1);
     check_shape(ctx, 3, 7001, 30, 1);
+    lsuv_context_destroy(ctx);
+}
+
+/* The CPU kernel set with its own projection kernels (mgs_coeffs_sg, mgs_project_sg)... */
+Test(orthonormalize, odd_shapes_every_panel_form_match_householder)
+{
+    every_panel_form("cpu");
+}
+
+/* ... and with the projections as texel GEMMs (the default on CPU devices). */
+Test(orthonormalize, odd_shapes_every_panel_form_texel_products)
+{
+    every_panel_form("texel");
+}
+
+/* A matrix over one texel view (the tests' lower limit): the texel products cannot take
+ * it, and the CPU kernels' own projections do the work. */
+Test(orthonormalize, over_one_texel_view_falls_back)
+{
+    use_kernels("texel");
+    lsuv_context *ctx = test_context();
+    warm_up(ctx);
+    ctx->tuning.texel_max = 4096; /* views of 4096 texels: operands up to 2048 */
+    ctx->profiling = 1;           /* counts the dispatches of each kernel */
+    struct { uint32_t rows, cols; int texel; } cases[] = {{100, 300, 0}, /* 100 x 304 floats: 7600 texels */
+                                                          {40, 100, 1}}; /* 40 x 112: 1120, one view */
+    for (int i = 0; i < 2; i++) {
+        uint64_t tx = ctx->shader_dispatches[LSUV_SHADER_GEMM_TX];
+        uint64_t own = ctx->shader_dispatches[LSUV_SHADER_MGS_COEFFS_SG];
+        check_shape(ctx, cases[i].rows, cases[i].cols, 38 + i, 1);
+        int texel = ctx->shader_dispatches[LSUV_SHADER_GEMM_TX] > tx;
+        int fallback = ctx->shader_dispatches[LSUV_SHADER_MGS_COEFFS_SG] > own;
+        cr_assert(texel == cases[i].texel && fallback == !cases[i].texel,
+                  "%u x %u: texel products %d, own projections %d", cases[i].rows, cases[i].cols, texel,
+                  fallback);
+    }
     lsuv_context_destroy(ctx);
 }
 
@@ -351,6 +388,8 @@ Test(orthonormalize, misaligned_matrix_leaves_its_neighbours)
 {
     misaligned("cpu", 40, 64);
     misaligned("cpu", 70, 45);
+    misaligned("texel", 40, 64);
+    misaligned("texel", 70, 45);
 }
 
 Test(orthonormalize, misaligned_matrix_leaves_its_neighbours_gpu_kernels)
@@ -420,6 +459,11 @@ static void rank_deficient(const char *which)
 Test(orthonormalize, rank_deficient_rows_stay_finite)
 {
     rank_deficient("cpu");
+}
+
+Test(orthonormalize, rank_deficient_rows_stay_finite_texel_products)
+{
+    rank_deficient("texel");
 }
 
 Test(orthonormalize, rank_deficient_rows_stay_finite_gpu_kernels)

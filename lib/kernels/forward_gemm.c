@@ -247,6 +247,8 @@ static lsuv_status record_texel(lsuv_context *ctx, tx_plan *pl)
 typedef struct txk_push {
     uint32_t y[2], bias[2];
     uint32_t rows, cols, has_bias, k, d0, w0, ldd, ldw, ldy;
+    float alpha;
+    uint32_t accumulate;
 } txk_push;
 LSUV_PUSH_FITS(txk_push);
 
@@ -293,7 +295,7 @@ static lsuv_status record_texel_dense(lsuv_context *ctx, const lsuv_buffer *x, c
                 break;
             txk_push p = {.rows = (uint32_t)nr, .cols = (uint32_t)nc, .has_bias = has_buffer(bias), .k = in,
                           .d0 = refs[0].first, .w0 = refs[1].first, .ldd = (uint32_t)(rp / 4),
-                          .ldw = (uint32_t)(cp / 4), .ldy = out};
+                          .ldw = (uint32_t)(cp / 4), .ldy = out, .alpha = 1.0f};
             lsuv_push_address(p.y, y->address + (r0 * out + c0) * 4);
             lsuv_push_address(p.bias, p.has_bias ? bias->address + c0 * 4 : 0);
             uint64_t tiles = rp / 8 * (cp / 8);
@@ -513,4 +515,61 @@ lsuv_status lsuv_k_conv2d(lsuv_context *ctx, const lsuv_conv2d_params *p, const 
                              capped(ctx, (items + 255) / 256, ctx->info.max_workgroup_count[0]), 1, 1);
     }
     return record_gemm(ctx, &push, 1, q.groups, kernel);
+}
+
+/* ---- products of the block orthonormalization (orthonormalize.c) on CPU devices */
+
+int lsuv_k_texel_products_ok(const lsuv_context *ctx, uint64_t texels)
+{
+    return texel_kernel_ok(ctx) && texels <= lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F);
+}
+
+lsuv_status lsuv_k_texel_gemm_nt(lsuv_context *ctx, const lsuv_buffer *a, uint32_t a_rows, const lsuv_buffer *b,
+                                 uint32_t b_rows, uint32_t ld, const lsuv_buffer *c, uint32_t ldc)
+{
+    if (ld % 4 || !a_rows || !b_rows || !fits(a, (uint64_t)a_rows * ld) || !fits(b, (uint64_t)b_rows * ld) ||
+        !fits(c, (uint64_t)(a_rows - 1) * ldc + b_rows))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "texel product: %u x %u rows of %u floats do not fit",
+                         a_rows, b_rows, ld);
+    uint32_t t = ld / 4;
+    lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
+    lsuv_status st = lsuv_texel_ref_get(ctx, a, LSUV_TEXEL_RGBA32F, (uint64_t)a_rows * t, &refs[0]);
+    if (st == LSUV_OK)
+        st = lsuv_texel_ref_get(ctx, b, LSUV_TEXEL_RGBA32F, (uint64_t)b_rows * t, &refs[1]);
+    if (st != LSUV_OK)
+        return st;
+    /* gemm_tx as a dense layer: data = rows of a, weights = rows of b, out = c */
+    tx_push p = {.rows = a_rows, .cols = b_rows, .groups = 1, .d0 = refs[0].first, .w0 = refs[1].first, .t = t,
+                 .r = 1, .s = 1, .d_img = t, .ohw = 1, .ow = 1, .ybs = ldc, .ycs = 1};
+    lsuv_push_address(p.y, c->address);
+    uint32_t spec[2] = {8, 8};
+    uint64_t tiles = (uint64_t)lsuv_ceil_div(a_rows, 8) * lsuv_ceil_div(b_rows, 8);
+    lsuv_dispatch_work(ctx, 2.0 * a_rows * b_rows * ld, 0);
+    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 2, refs, &p, sizeof p,
+                               capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
+}
+
+lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at, uint32_t ldat,
+                                        const lsuv_buffer *b, uint32_t ldb, uint32_t k, const lsuv_buffer *y,
+                                        uint32_t ldy, uint32_t rows, uint32_t cols, float alpha)
+{
+    if (ldat % 8 || ldb % 8 || !k || !rows || !cols || rows > ldat || cols > ldb ||
+        !fits(at, (uint64_t)k * ldat) || !fits(b, (uint64_t)k * ldb) || !fits(y, (uint64_t)(rows - 1) * ldy + cols))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "texel update: %u x %u of depth %u (strides %u, %u) does not fit", rows, cols, k, ldat, ldb);
+    lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
+    lsuv_status st = lsuv_texel_ref_get(ctx, at, LSUV_TEXEL_RGBA32F, (uint64_t)k * ldat / 4, &refs[0]);
+    if (st == LSUV_OK)
+        st = lsuv_texel_ref_get(ctx, b, LSUV_TEXEL_RGBA32F, (uint64_t)k * ldb / 4, &refs[1]);
+    if (st != LSUV_OK)
+        return st;
+    /* gemm_txk on operands that are K-major as they lie: texel (kk, j) of at holds
+     * rows 4j..4j+3 of the output at depth kk */
+    txk_push p = {.rows = rows, .cols = cols, .k = k, .d0 = refs[0].first, .w0 = refs[1].first,
+                  .ldd = ldat / 4, .ldw = ldb / 4, .ldy = ldy, .alpha = alpha, .accumulate = 1};
+    lsuv_push_address(p.y, y->address);
+    uint64_t tiles = (uint64_t)(ldat / 8) * (ldb / 8);
+    lsuv_dispatch_work(ctx, 2.0 * rows * cols * k, 0);
+    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, NULL, 0, refs, &p, sizeof p,
+                               capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
 }

@@ -21,6 +21,21 @@ lsuv_status lsuv_k_fill_normal(lsuv_context *ctx, const lsuv_buffer *buf, uint64
 lsuv_status lsuv_k_orthonormalize(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows,
                                   uint32_t cols);
 
+/* Products of the block orthonormalization on CPU devices, through the texel kernels
+ * (gemm_tx, gemm_txk; forward_gemm.c). Operands are rows of floats in place, 16-byte
+ * aligned; each operand must fit one texel view: lsuv_k_texel_products_ok says whether
+ * the device has the kernels and whether `texels` (16-byte units) fit one view.
+ *   gemm_nt:        c[i][j] = sum_k a[i][k] b[j][k]   (rows of ld floats, ld % 4 == 0;
+ *                   c's rows ldc floats apart)
+ *   gemm_tn_update: y[i][j] += alpha * sum_k at[k][i] b[k][j]   (i < rows <= ldat,
+ *                   j < cols <= ldb; ldat and ldb multiples of 8; y's rows ldy apart) */
+int lsuv_k_texel_products_ok(const lsuv_context *ctx, uint64_t texels);
+lsuv_status lsuv_k_texel_gemm_nt(lsuv_context *ctx, const lsuv_buffer *a, uint32_t a_rows, const lsuv_buffer *b,
+                                 uint32_t b_rows, uint32_t ld, const lsuv_buffer *c, uint32_t ldc);
+lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at, uint32_t ldat,
+                                        const lsuv_buffer *b, uint32_t ldb, uint32_t k, const lsuv_buffer *y,
+                                        uint32_t ldy, uint32_t rows, uint32_t cols, float alpha);
+
 /* ---- forward (forward.c, shaders/gemm.comp, conv2d.comp, ...) */
 /* y[n][o] = sum_i x[n][i] * w[o][i] (+ bias[o] when bias != NULL) */
 lsuv_status lsuv_k_dense(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *w,

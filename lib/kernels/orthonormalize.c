@@ -24,8 +24,16 @@
  *    takes rows too long for that; mgs_copy_sg. These kernels need rows padded to 16
  *    floats (2 * subgroup size if more) and 16-byte aligned: the work is done on a padded
  *    copy when the matrix is not so already (mgs_sweep_sg alone takes any rows).
- * LSUV_MGS_KERNEL=gpu|cpu (read at context creation) forces a set (tests use it to cover
- * both on one device).
+ *  - CPU devices with storage texel buffers (the default there): the same CPU kernels for
+ *    the panels, but each projection as two texel GEMMs (forward_gemm.c; vk/texel.c says
+ *    why they run 3-4x faster than kernels reading through device addresses):
+ *    Ct = Q P^T (gemm_tx), then P -= Ct^T Q (gemm_txk, which reads Ct and Q K-major as
+ *    they lie). On lavapipe this halved the time of a 1024 x 1024 matrix. (Blocks of 128
+ *    rows projected by larger products, BCGS2 over the panel algorithm, ran no faster:
+ *    the second in-block pass doubles the panel passes, which run in one workgroup and
+ *    are by then half of the time.)
+ * LSUV_MGS_KERNEL=gpu|cpu|texel (read at context creation) forces a set (tests use it to
+ * cover all three on one device).
  *
  * Rank deficiency: a row whose remaining squared norm is exactly zero (or below FLT_MIN)
  * is left as a zero row and removes nothing from later rows; a numerically dependent row
@@ -51,6 +59,7 @@
 #define CPU_PANEL_WG_MAX 256 /* invocations of mgs_panel_sg */
 #define CPU_SWEEP_CHUNK 1024 /* columns per workgroup of mgs_sweep_sg */
 
+
 #define ALL_STEPS 0xffffffffu
 
 typedef struct { uint32_t lo, hi; } addr2;
@@ -72,6 +81,8 @@ typedef struct ortho_plan {
                                          * 1 = one workgroup per pass; CPU: 0 = none */
     uint32_t project_nc;    /* GPU: columns per thread in mgs_project */
     uint32_t panel_wg, panel_cpt; /* CPU: mgs_panel_sg's workgroup, vec4 per invocation */
+    int texel;              /* CPU: projections as texel GEMMs */
+    lsuv_buffer ct;         /* texel: coefficients, transposed (earlier rows x panel) */
 } ortho_plan;
 
 /* The CPU kernels need a fixed small subgroup size, shuffles, subgroup sums and 64-bit
@@ -88,7 +99,17 @@ static int use_cpu_kernels(const lsuv_context *ctx)
 {
     if (ctx->tuning.mgs_kernel == LSUV_MGS_GPU || !cpu_kernels_ok(ctx))
         return 0;
-    return ctx->tuning.mgs_kernel == LSUV_MGS_CPU || ctx->info.type == LSUV_DEVICE_CPU;
+    return ctx->tuning.mgs_kernel == LSUV_MGS_CPU || ctx->tuning.mgs_kernel == LSUV_MGS_TEXEL ||
+           ctx->info.type == LSUV_DEVICE_CPU;
+}
+
+/* Projections as texel GEMMs: by default on CPU devices, where the whole working copy
+ * and the coefficients each fit one texel view. */
+static int use_texel_products(const lsuv_context *ctx, const ortho_plan *pl)
+{
+    if (!pl->cpu || ctx->tuning.mgs_kernel == LSUV_MGS_CPU || pl->ld % 16)
+        return 0;
+    return lsuv_k_texel_products_ok(ctx, (uint64_t)pl->n * pl->ld / 4);
 }
 
 /* ---- GPU kernel set */
@@ -214,6 +235,20 @@ static lsuv_status cpu_project(lsuv_context *ctx, const ortho_plan *pl, uint32_t
                          lsuv_groups(ctx, pl->ld, pl->sg * 8), 1, 1);
 }
 
+/* Rows row0..row0+pb of pl->v projected on rows 0..row0 (orthonormal): Ct = Q P^T, then
+ * P -= Ct^T Q. */
+static lsuv_status texel_project(lsuv_context *ctx, const ortho_plan *pl, uint32_t row0, uint32_t pb)
+{
+    uint64_t row = (uint64_t)pl->ld * 4;
+    lsuv_buffer q = lsuv_buffer_slice(&pl->v, 0, row0 * row);
+    lsuv_buffer p = lsuv_buffer_slice(&pl->v, row0 * row, pb * row);
+    uint32_t ldc = lsuv_round_up(pb, 8);
+    lsuv_status st = lsuv_k_texel_gemm_nt(ctx, &q, row0, &p, pb, pl->ld, &pl->ct, ldc);
+    if (st == LSUV_OK)
+        st = lsuv_k_texel_gemm_tn_update(ctx, &pl->ct, ldc, &q, pl->ld, row0, &p, pl->ld, pb, pl->ld, -1.0f);
+    return st;
+}
+
 /* One or two passes of MGS over the panel: in one workgroup's registers, or (rows too
  * long for that) one dispatch per step over chunks of the row. */
 static lsuv_status cpu_panel_pass(lsuv_context *ctx, const ortho_plan *pl, uint32_t row0, uint32_t pb,
@@ -294,6 +329,30 @@ static lsuv_status copy(lsuv_context *ctx, const ortho_plan *pl, const lsuv_buff
     return lsuv_dispatch(ctx, LSUV_SHADER_MGS_TRANSPOSE, NULL, 0, &pc, sizeof pc, lsuv_groups(ctx, tiles, 1), 1, 1);
 }
 
+/* The panel algorithm over the rows of pl->v: each panel projected on the earlier ones,
+ * then MGS inside it, twice. */
+static lsuv_status panels(lsuv_context *ctx, const ortho_plan *pl)
+{
+    for (uint32_t row0 = 0; row0 < pl->n; row0 += pl->panel) {
+        uint32_t pb = pl->n - row0 < pl->panel ? pl->n - row0 : pl->panel;
+        for (int round = 0; round < 2; round++) {
+            lsuv_status st = LSUV_OK;
+            if (row0 > 0)
+                st = pl->texel ? texel_project(ctx, pl, row0, pb)
+                     : pl->cpu ? cpu_project(ctx, pl, row0, pb)
+                               : gpu_project(ctx, pl, row0, pb);
+            else if (pl->cpu && round == 1)
+                break; /* the first panel's two passes ran in one dispatch */
+            if (st == LSUV_OK)
+                st = pl->cpu ? cpu_panel_pass(ctx, pl, row0, pb, row0 > 0 ? 1 : 2)
+                             : gpu_panel_pass(ctx, pl, row0, pb);
+            if (st != LSUV_OK)
+                return st;
+        }
+    }
+    return LSUV_OK;
+}
+
 static lsuv_status record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows, uint32_t cols)
 {
     ortho_plan pl = {0};
@@ -311,34 +370,26 @@ static lsuv_status record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows
     int any_rows = !pl.cpu || (pl.panel_chunks > 0 && pl.n <= pl.panel);
     if (any_rows)
         pl.ld = pl.m;
-    int copied = columns || pl.ld != pl.m || (!any_rows && a->address % 16 != 0);
+    pl.texel = !any_rows && use_texel_products(ctx, &pl);
+    int copied = columns || pl.ld != pl.m || (!any_rows && a->address % 16 != 0) ||
+                 (pl.texel && !lsuv_texel_aligned(a, LSUV_TEXEL_RGBA32F));
     lsuv_status st = LSUV_OK;
 
     pl.v = *a;
     if (copied && (st = lsuv_scratch(ctx, (uint64_t)pl.n * pl.ld * 4, &pl.v)) != LSUV_OK)
         return st;
     if ((!pl.cpu && (st = lsuv_scratch(ctx, (uint64_t)pl.panel * pl.n * 4, &pl.c)) != LSUV_OK) ||
-        (st = lsuv_scratch(ctx, part_elems * 4, &pl.part)) != LSUV_OK ||
+        (!pl.texel && (st = lsuv_scratch(ctx, part_elems * 4, &pl.part)) != LSUV_OK) ||
         (st = lsuv_scratch(ctx, (uint64_t)MAX_CHUNKS * CPU_PANEL * 4, &pl.dots[0])) != LSUV_OK ||
-        (st = lsuv_scratch(ctx, (uint64_t)MAX_CHUNKS * CPU_PANEL * 4, &pl.dots[1])) != LSUV_OK)
+        (st = lsuv_scratch(ctx, (uint64_t)MAX_CHUNKS * CPU_PANEL * 4, &pl.dots[1])) != LSUV_OK ||
+        (pl.texel && (st = lsuv_scratch(ctx, (uint64_t)pl.n * CPU_PANEL * 4, &pl.ct)) != LSUV_OK))
         return st;
 
     if (copied && (st = copy(ctx, &pl, a, &pl.v, pl.n, pl.m, cols, pl.ld, columns)) != LSUV_OK)
         return st;
-    for (uint32_t row0 = 0; row0 < pl.n; row0 += pl.panel) {
-        uint32_t pb = pl.n - row0 < pl.panel ? pl.n - row0 : pl.panel;
-        for (int round = 0; round < 2; round++) {
-            if (row0 > 0)
-                st = pl.cpu ? cpu_project(ctx, &pl, row0, pb) : gpu_project(ctx, &pl, row0, pb);
-            else if (pl.cpu && round == 1)
-                break; /* the first panel's two passes ran in one dispatch */
-            if (st == LSUV_OK)
-                st = pl.cpu ? cpu_panel_pass(ctx, &pl, row0, pb, row0 > 0 ? 1 : 2)
-                            : gpu_panel_pass(ctx, &pl, row0, pb);
-            if (st != LSUV_OK)
-                return st;
-        }
-    }
+    st = panels(ctx, &pl);
+    if (st != LSUV_OK)
+        return st;
     if (copied)
         st = copy(ctx, &pl, &pl.v, a, rows, cols, pl.ld, cols, columns);
     return st;

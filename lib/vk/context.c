@@ -361,6 +361,8 @@ static lsuv_tuning read_tuning(void)
         t.mgs_kernel = LSUV_MGS_GPU;
     else if (e && strcmp(e, "cpu") == 0)
         t.mgs_kernel = LSUV_MGS_CPU;
+    else if (e && strcmp(e, "texel") == 0)
+        t.mgs_kernel = LSUV_MGS_TEXEL;
     return t;
 }
 

@@ -55,7 +55,7 @@ typedef struct lsuv_pipeline_entry {
  * when the context is created (context.c), so that dispatches read no variables:
  * LSUV_GEMM_KERNEL=tiled|subgroup|direct|texel, LSUV_GEMM_MAX_GROUPS=n (caps each grid
  * dimension of the GEMM/conv kernels so their tile loops run on small problems too) and
- * LSUV_MGS_KERNEL=gpu|cpu. Any other value means "chosen by the device". Tests that switch
+ * LSUV_MGS_KERNEL=gpu|cpu|texel. Any other value means "chosen by the device". Tests that switch
  * variants within one context set the fields directly. */
 typedef enum lsuv_gemm_kernel {
     LSUV_GEMM_AUTO = 0,
@@ -64,7 +64,12 @@ typedef enum lsuv_gemm_kernel {
     LSUV_GEMM_DIRECT,
     LSUV_GEMM_TEXEL /* CPU devices: register tiles over storage texel buffers (texel.c) */
 } lsuv_gemm_kernel;
-typedef enum lsuv_mgs_kernel { LSUV_MGS_AUTO = 0, LSUV_MGS_GPU, LSUV_MGS_CPU } lsuv_mgs_kernel;
+typedef enum lsuv_mgs_kernel {
+    LSUV_MGS_AUTO = 0,
+    LSUV_MGS_GPU,
+    LSUV_MGS_CPU,  /* the CPU-device set with its own projection kernels */
+    LSUV_MGS_TEXEL /* the CPU-device set, projections as texel GEMMs (CPU devices' default) */
+} lsuv_mgs_kernel;
 typedef struct lsuv_tuning {
     lsuv_gemm_kernel gemm_kernel;
     uint32_t gemm_max_groups; /* 0: the device's limit */
