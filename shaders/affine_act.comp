@@ -2,19 +2,14 @@
 #extension GL_GOOGLE_include_directive : require
 // affine_act.comp - fused per-channel affine + activation over one chunk of an NCHW tensor:
 //   t = x[i] * alpha * scale[c] + shift[c];  y[i] = act(t)   (y may equal x).
-// The activation is a specialization constant, so each pipeline is branch-free on it.
-// Transcendentals are evaluated with our own float code (mathf.glsl) so that they hold
-// ~1e-7 relative accuracy on any GPU, not just within Vulkan's loose bounds for the
-// built-ins, and never produce inf/inf or 0/0 for large |t|.
+// The activation is a specialization constant, so each pipeline is branch-free on it
+// (activation.glsl: our own transcendentals, ~1e-7 relative on any GPU).
 #include "common.glsl"
 #include "mathf.glsl"
 layout(local_size_x = 256) in;
 
-// lsuv_act_kind values
-const uint A_NONE = 0, A_RELU = 1, A_LEAKY = 2, A_PRELU = 3, A_TANH = 4, A_SIGMOID = 5, A_ELU = 6,
-           A_GELU = 7, A_SILU = 8, A_SELU = 9, A_HARDSIGMOID = 10, A_HARDSWISH = 11,
-           A_SOFTPLUS = 12, A_CLIP = 13, A_ERF = 14;
-layout(constant_id = 0) const uint ACT = 0;
+layout(constant_id = 0) const uint ACT = 0; // lsuv_act_kind
+#include "activation.glsl"
 layout(constant_id = 1) const bool HAS_SCALE = false;
 layout(constant_id = 2) const bool HAS_SHIFT = false;
 // ROWS: workgroups walk whole rows of `spatial` elements (y: rows, x: within the row), so the
@@ -33,43 +28,7 @@ layout(push_constant) uniform P {
     float param2;        // SELU gamma, HardSigmoid beta, Clip max
 } p;
 
-float activate(float t, uint c, float slope)
-{
-    if (ACT == A_RELU)
-        return max(t, 0.0);
-    if (ACT == A_LEAKY)
-        return t >= 0.0 ? t : p.param * t;
-    if (ACT == A_PRELU)
-        return t >= 0.0 ? t : slope * t;
-    if (ACT == A_TANH) {
-        // tanh|t| = -m / (2 + m), m = expm1(-2|t|): no cancellation near 0, 1 for large |t|
-        float m = expm1_neg(-2.0 * abs(t));
-        float h = -m / (2.0 + m);
-        return t < 0.0 ? -h : h;
-    }
-    if (ACT == A_SIGMOID || ACT == A_SILU) {
-        float e = exp_f(-abs(t));  // in (0, 1]: no overflow
-        float sg = t >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-        return ACT == A_SILU ? t * sg : sg;
-    }
-    if (ACT == A_ELU)
-        return t > 0.0 ? t : p.param * expm1_neg(t);
-    if (ACT == A_GELU)
-        return t * normal_cdf(t);
-    if (ACT == A_SELU)
-        return p.param2 * (t > 0.0 ? t : p.param * expm1_neg(t));
-    if (ACT == A_HARDSIGMOID)
-        return clamp(p.param * t + p.param2, 0.0, 1.0);
-    if (ACT == A_HARDSWISH)
-        return t * clamp(t * (1.0 / 6.0) + 0.5, 0.0, 1.0);
-    if (ACT == A_SOFTPLUS)  // max(t, 0) + log1p(exp(-|t|)): exp never overflows
-        return max(t, 0.0) + log1p_pos(exp_f(-abs(t)));
-    if (ACT == A_CLIP)      // min after max: ONNX gives max when min > max
-        return min(max(t, p.param), p.param2);
-    if (ACT == A_ERF)
-        return erf_f(t);
-    return t;
-}
+float activate(float t, uint c, float slope) { return activate_with(t, slope, p.param, p.param2); }
 
 // a + b mod m for a, b < m, without overflowing 32 bits
 uint add_mod(uint a, uint b, uint m) { return a >= m - b ? a - (m - b) : a + b; }

@@ -95,8 +95,9 @@ Test(eltwise, affine_act_every_activation)
     test_rng r = {1234};
     static const float leaky[] = {0.01f, 1.0f / 3, 0.2f, -0.5f};
     static const float elu[] = {1.0f, 0.3f, 2.5f};
-    /* spatial >= 256 runs the kernel's row mode, smaller ones its flat loop */
-    static const size_t spatials[] = {1, 5 * 7, 13 * 9, 17 * 19, 3 * 11, 16 * 17};
+    /* spatial >= 256 runs the kernel's row mode, smaller ones its flat loop; multiples
+     * of 4 run each with vec4 accesses */
+    static const size_t spatials[] = {1, 5 * 7, 13 * 9, 17 * 19, 3 * 11, 16 * 17, 4 * 15, 7 * 4};
     int cases = 0;
     double worst = 0;
     for (int act = 0; act <= LSUV_K_ACT_SILU; act++)
@@ -106,7 +107,7 @@ Test(eltwise, affine_act_every_activation)
                 affine_case k = {
                     .batch = (size_t)(test_rng_int(&r, 0, 2) == 0 ? 1 : 2 * test_rng_int(&r, 1, 3) + 1),
                     .channels = 2 * test_rng_int(&r, 0, 8) + 1,
-                    .spatial = spatials[(act * 4 + combo + ip) % 6],
+                    .spatial = spatials[(act * 4 + combo + ip) % 8],
                     .alpha = (combo & 1) ? 0.75f : 1.0f,
                     .param = act == LSUV_K_ACT_LEAKY ? leaky[ip] : act == LSUV_K_ACT_ELU ? elu[ip] : 0.0f,
                     .act = act, .use_scale = combo & 1, .use_shift = (combo >> 1) & 1,
@@ -121,6 +122,96 @@ Test(eltwise, affine_act_every_activation)
             }
         }
     cr_log_info("affine_act: %d cases, largest norm-wise relative error %.3g", cases, worst);
+    lsuv_context_destroy(ctx);
+}
+
+/* A shape the vec4 form takes (spatial % 4 == 0) on buffers that start 4 bytes into a
+ * block: the scalar form runs, and the floats around the output stay as they were. */
+Test(eltwise, affine_act_unaligned_buffers)
+{
+    lsuv_context *ctx = test_context();
+    test_rng r = {77};
+    const size_t batch = 3, channels = 5, spatial = 4 * 9, count = batch * channels * spatial;
+    float *x = random_floats(&r, count + 2, 0.0, 1.0), *scale = random_floats(&r, channels, 1.0, 0.5);
+    lsuv_buffer bx = test_upload(ctx, x, count + 2), bs = test_upload(ctx, scale, channels);
+    lsuv_buffer by = test_alloc_poisoned(ctx, count + 2);
+    lsuv_buffer sx = lsuv_buffer_slice(&bx, 4, count * 4), sy = lsuv_buffer_slice(&by, 4, count * 4);
+    ok(ctx, lsuv_k_affine_act(ctx, &sx, &sy, count, channels, spatial, 1.0f, &bs, NULL, LSUV_K_ACT_TANH, 0, NULL),
+       "affine_act");
+    float *y = test_download(ctx, &by, count + 2);
+    cr_assert(isnan(y[0]) && isnan(y[count + 1]), "the floats around the output changed");
+    double *dx = to_double(x + 1, count), *dy = malloc(count * sizeof *dy), *ds = to_double(scale, channels);
+    ref_affine_act(dx, dy, count, channels, spatial, 1.0f, ds, NULL, LSUV_K_ACT_TANH, 0, NULL);
+    double err = test_rel_error(y + 1, dy, count);
+    cr_expect_leq(err, TOL, "unaligned: rel err %.3g", err);
+    free(x), free(scale), free(y), free(dx), free(dy), free(ds);
+    lsuv_buffer_free(ctx, &bx);
+    lsuv_buffer_free(ctx, &by);
+    lsuv_buffer_free(ctx, &bs);
+    lsuv_context_destroy(ctx);
+}
+
+/* One affine + activation through lsuv_k_affine_act on a slice `offset` floats into
+ * its buffers, against the double reference, with the floats around the output checked;
+ * returns the dispatches of each kernel form (profiling counts them). */
+static void affine_on_slices(lsuv_context *ctx, test_rng *r, size_t batch, size_t channels, size_t spatial,
+                             size_t offset, uint64_t *texel_dispatches, uint64_t *plain_dispatches)
+{
+    size_t count = batch * channels * spatial;
+    float *x = random_floats(r, count + offset + 1, 0.0, 1.0), *scale = random_floats(r, channels, 1.0, 0.5);
+    float *shift = random_floats(r, channels, 0.0, 0.5);
+    lsuv_buffer bx = test_upload(ctx, x, count + offset + 1), bs = test_upload(ctx, scale, channels);
+    lsuv_buffer bb = test_upload(ctx, shift, channels), by = test_alloc_poisoned(ctx, count + offset + 1);
+    lsuv_buffer sx = lsuv_buffer_slice(&bx, offset * 4, count * 4), sy = lsuv_buffer_slice(&by, offset * 4, count * 4);
+    uint64_t tx = ctx->shader_dispatches[LSUV_SHADER_AFFINE_ACT_TX], plain = ctx->shader_dispatches[LSUV_SHADER_AFFINE_ACT];
+    ok(ctx, lsuv_k_affine_act(ctx, &sx, &sy, count, (uint32_t)channels, (uint32_t)spatial, 0.75f, &bs, &bb,
+                              LSUV_K_ACT_TANH, 0, NULL),
+       "affine_act");
+    float *y = test_download(ctx, &by, count + offset + 1);
+    *texel_dispatches = ctx->shader_dispatches[LSUV_SHADER_AFFINE_ACT_TX] - tx;
+    *plain_dispatches = ctx->shader_dispatches[LSUV_SHADER_AFFINE_ACT] - plain;
+    for (size_t i = 0; i < offset; i++)
+        cr_assert(isnan(y[i]), "a float before the output changed");
+    cr_assert(isnan(y[offset + count]), "the float after the output changed");
+    double *dx = to_double(x + offset, count), *dy = malloc(count * sizeof *dy);
+    double *ds = to_double(scale, channels), *db = to_double(shift, channels);
+    ref_affine_act(dx, dy, count, (int)channels, spatial, 0.75f, ds, db, LSUV_K_ACT_TANH, 0, NULL);
+    double err = test_rel_error(y + offset, dy, count);
+    cr_expect_leq(err, TOL, "%zu x %zu x %zu at float %zu: rel err %.3g", batch, channels, spatial, offset, err);
+    free(x), free(scale), free(shift), free(y), free(dx), free(dy), free(ds), free(db);
+    lsuv_buffer_free(ctx, &bx);
+    lsuv_buffer_free(ctx, &bs);
+    lsuv_buffer_free(ctx, &bb);
+    lsuv_buffer_free(ctx, &by);
+}
+
+/* On CPU devices rows of whole texels go through affine_act_tx.comp, in chunks of whole
+ * rows that fit one texel view (lowered here to 4096 texels: chunks of 2048); buffers
+ * that do not start on a texel, and rows over a view, take affine_act.comp. */
+Test(eltwise, affine_act_texel_form_chunks_and_fallbacks)
+{
+    lsuv_context *ctx = test_context();
+    cr_assert_eq(ctx->info.type, LSUV_DEVICE_CPU, "this test expects lavapipe");
+    ctx->tuning.texel_max = 4096;
+    ctx->profiling = 1;
+    test_rng r = {91};
+    struct { size_t batch, channels, spatial, offset; uint64_t texel, plain; } cases[] = {
+        {3, 5, 4 * 9, 0, 1, 0},      /* 135 texels: one dispatch */
+        {7, 9, 4 * 100, 0, 4, 0},    /* 63 rows of 100 texels, 20 rows per chunk */
+        {7, 9, 4 * 100, 1, 0, 1},    /* 4 bytes into the buffers */
+        {2, 3, 4 * 3000, 0, 0, 1},   /* a row of 3000 texels is over a view */
+        {5, 3, 7, 0, 0, 1},          /* rows of 7 floats are not whole texels */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t texel, plain;
+        affine_on_slices(ctx, &r, cases[i].batch, cases[i].channels, cases[i].spatial, cases[i].offset, &texel,
+                         &plain);
+        cr_expect(texel == cases[i].texel && plain == cases[i].plain,
+                  "%zu x %zu x %zu at %zu: %llu texel / %llu plain dispatches, expected %llu / %llu", cases[i].batch,
+                  cases[i].channels, cases[i].spatial, cases[i].offset, (unsigned long long)texel,
+                  (unsigned long long)plain, (unsigned long long)cases[i].texel,
+                  (unsigned long long)cases[i].plain);
+    }
     lsuv_context_destroy(ctx);
 }
 
@@ -267,9 +358,12 @@ Test(eltwise, affine_act_over_128_mib)
     lsuv_buffer bx = test_upload(ctx, x, count), by;
     lsuv_buffer bs = test_upload(ctx, scale, 7), bb = test_upload(ctx, shift, 7);
     ok(ctx, lsuv_buffer_alloc(ctx, count * sizeof(float), &by), "alloc y");
-    static const size_t shapes[][2] = {{7, 1597831}, {7, 3}}; /* channels, spatial */
-    for (int s = 0; s < 2; s++) {
-        size_t channels = shapes[s][0], spatial = shapes[s][1];
+    /* channels, spatial, elements: row and flat mode, scalar and vec4 (count - 3 is a
+     * multiple of 4) */
+    static const size_t shapes[][3] = {{7, 1597831, count}, {7, 3, count},
+                                       {3, 11184816, count - 3}, {3, 4, count - 3}};
+    for (int s = 0; s < 4; s++) {
+        size_t channels = shapes[s][0], spatial = shapes[s][1], count = shapes[s][2];
         ok(ctx, lsuv_buffer_fill(ctx, &by, 0x7fc00000u), "poison");
         ok(ctx, lsuv_submit(ctx), "poison");
         double t0 = seconds();

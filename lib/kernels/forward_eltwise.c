@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "kernels/kernels.h"
 
 #define WG 256u
@@ -36,6 +37,62 @@ static uint32_t groups(const lsuv_context *ctx, uint64_t n)
 }
 
 /* ---------------------------------------------------------------- affine + activation */
+
+/* CPU devices take affine_act_tx.comp (texel-buffer reads and writes) where rows are whole
+ * texels, both tensors start on one and a row fits a view. */
+#define TX_WG 64u
+#define TX_GROUPS 64u /* a CPU device pays per workgroup: a few per core */
+static int use_texel_affine(const lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y, uint32_t spatial)
+{
+    return ctx->info.type == LSUV_DEVICE_CPU && ctx->texel_layout && spatial % 4 == 0 &&
+           spatial / 4 <= lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F) && lsuv_texel_aligned(x, LSUV_TEXEL_RGBA32F) &&
+           lsuv_texel_aligned(y, LSUV_TEXEL_RGBA32F);
+}
+
+static lsuv_status affine_texel(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y, uint64_t count,
+                                uint32_t channels, uint32_t spatial, float alpha, const lsuv_buffer *scale,
+                                const lsuv_buffer *shift, lsuv_act_kind act, float param, float param2,
+                                const lsuv_buffer *slopes)
+{
+    int has_scale = scale && scale->address, has_shift = shift && shift->address;
+    uint32_t s4 = spatial / 4;
+    uint32_t spec[3] = {(uint32_t)act, has_scale ? 1u : 0u, has_shift ? 1u : 0u};
+    struct {
+        uint32_t scale[2], shift[2], slopes[2];
+        uint32_t n, s4, channels, c0, x0, y0;
+        float alpha, param, param2;
+    } push = {.s4 = s4, .channels = channels, .alpha = alpha, .param = param, .param2 = param2};
+    LSUV_PUSH_FITS(push);
+    lsuv_push_address(push.scale, has_scale ? scale->address : 0);
+    lsuv_push_address(push.shift, has_shift ? shift->address : 0);
+    lsuv_push_address(push.slopes, act == LSUV_K_ACT_PRELU ? slopes->address : 0);
+    uint64_t total_rows = count / spatial, span = lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F);
+    uint64_t step = span / s4; /* rows per chunk: one view each */
+    const uint32_t *lim = ctx->info.max_workgroup_count;
+    for (uint64_t r0 = 0; r0 < total_rows; r0 += step) { /* whole rows per chunk: c0 below */
+        uint64_t nr = total_rows - r0 < step ? total_rows - r0 : step, texels = nr * s4;
+        lsuv_buffer xs = lsuv_buffer_slice(x, r0 * spatial * 4, texels * 16);
+        lsuv_buffer ys = lsuv_buffer_slice(y, r0 * spatial * 4, texels * 16);
+        lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
+        lsuv_status st = lsuv_texel_ref_get(ctx, &xs, LSUV_TEXEL_RGBA32F, texels, &refs[0]);
+        if (st == LSUV_OK)
+            st = lsuv_texel_ref_get(ctx, &ys, LSUV_TEXEL_RGBA32F, texels, &refs[1]);
+        if (st != LSUV_OK)
+            return st;
+        push.x0 = refs[0].first;
+        push.y0 = refs[1].first;
+        push.c0 = (uint32_t)(r0 % channels);
+        push.n = (uint32_t)texels;
+        uint64_t g = lsuv_ceil_div(texels, TX_WG);
+        uint32_t gx = (uint32_t)(g < TX_GROUPS ? g : TX_GROUPS); /* the shader splits the texels */
+        lsuv_dispatch_work(ctx, 0, (double)texels * 32); /* bench --profile: bytes read and written */
+        st = lsuv_texel_dispatch(ctx, LSUV_SHADER_AFFINE_ACT_TX, spec, 3, refs, &push, sizeof push,
+                                 gx < lim[0] ? gx : lim[0], 1, 1);
+        if (st != LSUV_OK)
+            return st;
+    }
+    return LSUV_OK;
+}
 
 lsuv_status lsuv_k_affine_act(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y,
                               uint64_t count, uint32_t channels, uint32_t spatial, float alpha,
@@ -84,6 +141,8 @@ lsuv_status lsuv_k_affine_act2(lsuv_context *ctx, const lsuv_buffer *x, const ls
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "affine_act: x and y overlap without being the same (in place is fine)");
 
+    if (use_texel_affine(ctx, x, y, spatial))
+        return affine_texel(ctx, x, y, count, channels, spatial, alpha, scale, shift, act, param, param2, slopes);
     int per_channel = has_scale || has_shift || act == LSUV_K_ACT_PRELU;
     /* Long rows: a workgroup row per (sample, channel) loads that channel's parameters once.
      * Otherwise (dense layers, small images) a flat loop tracks the channel per element. */
