@@ -25,13 +25,16 @@
 //    (parts ranges of len images): loads are coalesced even when spatial = 1 (dense
 //    layers); the spatial columns of a channel are merged in shared memory.
 //  MODE 2: see partial_contiguous.
+//  MODE 3: see partial_texels (CPU devices).
 layout(local_size_x = WF_SIZE) in;
 layout(constant_id = 0) const uint MODE = 0u;
 layout(push_constant) uniform P {
     uvec2 x, part;
     uint batch, channels, spatial, per_channel, rowstride;
     uint parts, len, items, q256, r256, gpc, direct;
+    uint x0;       // MODE 3: x's first texel in the view bound to XT
 } p;
+layout(set = 0, binding = 0, rgba32f) uniform readonly imageBuffer XT;
 
 void write_result(uint c, uint piece, Welford r, float pilot)
 {
@@ -153,12 +156,55 @@ void partial_contiguous()
     }
 }
 
+// MODE 3 (CPU devices: a texel load is one 16-byte load per lane there, a device-address
+// load a loop over lanes and components; vk/texel.c): rows of whole texels (spatial % 4 ==
+// 0) read through XT, and no workgroup reduction (on lavapipe a reduction over 256
+// invocations cost more than the values it merged): each invocation owns one item, a
+// run of `len` texels of one channel (per_channel: the channel's texels), walks it row by
+// row and writes its own partial.
+void partial_texels()
+{
+    Floats X = Floats(p.x);
+    uint s4 = p.spatial / 4u, cs4 = p.rowstride / 4u;
+    for (uint w = gl_GlobalInvocationID.x; w < p.items; w += gl_NumWorkGroups.x * WF_SIZE) {
+        uint c = w / p.parts, piece = w - c * p.parts;
+        uint e = piece * p.len, e1 = min(e + p.len, p.per_channel);
+        float pilot = X.v[c * p.spatial];
+        uint n = e / s4, q = e - n * s4;
+        uint at = p.x0 + c * s4 + n * cs4 + q;
+        Welford st = WELFORD_EMPTY;
+        for (; e + 1u < e1; e += 2u) {
+            vec4 a = imageLoad(XT, int(at)) - pilot;
+            at++;
+            if (++q == s4) { // the next image's row of this channel
+                q = 0u;
+                at += cs4 - s4;
+            }
+            vec4 b = imageLoad(XT, int(at)) - pilot;
+            at++;
+            if (++q == s4) {
+                q = 0u;
+                at += cs4 - s4;
+            }
+            float v[8] = float[8](a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w);
+            st = welford_push8(st, v);
+        }
+        if (e < e1) {
+            vec4 a = imageLoad(XT, int(at)) - pilot;
+            st = welford_push(welford_push(welford_push(welford_push(st, a.x), a.y), a.z), a.w);
+        }
+        write_result(c, piece, st, pilot);
+    }
+}
+
 void main()
 {
     if (MODE == 0u)
         partial_runs();
     else if (MODE == 1u)
         partial_columns();
-    else
+    else if (MODE == 2u)
         partial_contiguous();
+    else
+        partial_texels();
 }

@@ -198,6 +198,46 @@ Test(moments, per_channel_nchw_and_dense)
     lsuv_context_destroy(ctx);
 }
 
+/* GPUs read through device addresses (modes 0-2): the same shapes with the device taken
+ * for one, so that those paths keep running where lavapipe would read through texels. */
+Test(moments, gpu_paths_per_channel_and_whole)
+{
+    lsuv_context *ctx = test_context();
+    ctx->info.type = LSUV_DEVICE_DISCRETE_GPU;
+    per_channel_shapes(ctx, "gpu paths");
+    test_rng r = {44};
+    static const uint64_t sizes[] = {32, 2048, 8192, 65536, 1000004};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        float *x = malloc(sizes[i] * sizeof *x);
+        test_fill_normal(&r, x, sizes[i], 1e3, 1e-2);
+        run_case(ctx, x, 1, 1, sizes[i], 0, "gpu paths, whole");
+        free(x);
+    }
+    lsuv_context_destroy(ctx);
+}
+
+/* CPU devices read rows of whole texels through a texel view, one item per invocation;
+ * a tensor over one view (the limit lowered here) goes the other way. */
+Test(moments, texel_reads_and_over_one_view)
+{
+    lsuv_context *ctx = test_context();
+    cr_assert_eq(ctx->info.type, LSUV_DEVICE_CPU, "this test expects lavapipe");
+    test_rng r = {55};
+    static const uint32_t shapes[][3] = {{3, 5, 4}, {7, 3, 12 * 12}, {32, 64, 28 * 28}, {2, 1000, 8}, {1, 1, 4096}};
+    for (int lowered = 0; lowered < 2; lowered++) {
+        ctx->tuning.texel_max = lowered ? 1024 : 0; /* 1024: operands of 512 texels at most */
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            uint32_t b = shapes[i][0], c = shapes[i][1], sp = shapes[i][2];
+            float *x = channel_data(&r, b, c, sp, 1e3, 1e-2);
+            char what[96];
+            snprintf(what, sizeof what, "%ux%ux%u%s", b, c, sp, lowered ? " over one view" : "");
+            run_case(ctx, x, b, c, sp, (int)(i % 2), what);
+            free(x);
+        }
+    }
+    lsuv_context_destroy(ctx);
+}
+
 /* Devices without subgroup shuffles take the shared-memory-only variant. */
 Test(moments, shared_memory_fallback)
 {

@@ -11,6 +11,8 @@
 #define MOMENTS_ROWS_PER_GROUP 32u
 #define MOMENTS_MAX_ITEMS 4096u
 #define MOMENTS_COLUMNS_BELOW 32u /* spatial < this: one invocation per column */
+#define MOMENTS_TEXEL_ITEMS 512u  /* MODE 3 (CPU devices): items (invocations) aimed for */
+#define MOMENTS_TEXEL_RUN 256u    /* and texels per item at least */
 
 lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t batch, uint32_t channels,
                            uint64_t spatial, const lsuv_buffer *out)
@@ -42,7 +44,20 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
         B = 1;
     }
     uint32_t N = (uint32_t)((uint64_t)B * S), mode, parts, len, items, gpc = 0;
-    if (S >= MOMENTS_COLUMNS_BELOW) {
+    /* CPU devices read rows of whole texels through a texel view (MODE 3; len and N in
+     * texels then) */
+    int texels = ctx->info.type == LSUV_DEVICE_CPU && ctx->texel_layout && S % 4 == 0 &&
+                 lsuv_texel_aligned(x, LSUV_TEXEL_RGBA32F) && total / 4 <= lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F);
+    if (texels) { /* an item per invocation: enough for a few per core, runs of 256+ texels */
+        mode = 3;
+        N /= 4;
+        parts = lsuv_ceil_div(MOMENTS_TEXEL_ITEMS, C);
+        uint32_t most = N / MOMENTS_TEXEL_RUN ? N / MOMENTS_TEXEL_RUN : 1;
+        parts = parts < most ? parts : most;
+        len = lsuv_ceil_div(N, parts);
+        parts = lsuv_ceil_div(N, len);
+        items = C * parts;
+    } else if (S >= MOMENTS_COLUMNS_BELOW) {
         mode = 0;
         uint32_t cap = C >= MOMENTS_MAX_ITEMS ? 1 : MOMENTS_MAX_ITEMS / C;
         parts = lsuv_ceil_div(N, MOMENTS_VALUES_PER_GROUP);
@@ -76,6 +91,7 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
         uint32_t x[2], part[2];
         uint32_t batch, channels, spatial, per_channel, rowstride;
         uint32_t parts, len, items, q256, r256, gpc, direct;
+        uint32_t x0;
     } push = {.batch = B, .channels = C, .spatial = S, .per_channel = N, .rowstride = C * S,
               .parts = parts, .len = len, .items = items, .q256 = 256 / S, .r256 = 256 % S,
               .gpc = gpc, .direct = (uint32_t)direct};
@@ -86,9 +102,18 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
     uint32_t need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
     lsuv_shader_id partial = (ctx->info.subgroup_operations & need) == need ? LSUV_SHADER_MOMENTS_PARTIAL_SG
                                                                          : LSUV_SHADER_MOMENTS_PARTIAL;
-    lsuv_dispatch_work(ctx, 0, (double)C * N * 4); /* bench --profile: bytes read */
-    lsuv_status st =
-        lsuv_dispatch(ctx, partial, &mode, 1, &push, sizeof push, lsuv_groups(ctx, items, 1), 1, 1);
+    lsuv_dispatch_work(ctx, 0, (double)total * 4); /* bench --profile: bytes read */
+    lsuv_status st;
+    if (texels) {
+        lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
+        st = lsuv_texel_ref_get(ctx, x, LSUV_TEXEL_RGBA32F, total / 4, &refs[0]);
+        push.x0 = refs[0].first;
+        if (st == LSUV_OK)
+            st = lsuv_texel_dispatch(ctx, partial, &mode, 1, refs, &push, sizeof push,
+                                     lsuv_groups(ctx, items, 256), 1, 1); /* 256: the shader's WF_SIZE */
+    } else {
+        st = lsuv_dispatch(ctx, partial, &mode, 1, &push, sizeof push, lsuv_groups(ctx, items, 1), 1, 1);
+    }
     if (st != LSUV_OK || direct)
         return st;
 
