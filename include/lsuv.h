@@ -272,8 +272,13 @@ typedef struct lsuv_options {
     int batches;           /* 1 (default): fixed batch; K > 1: K batches, one per try, round-robin */
     int center;            /* 0 (default); 1: scale the weights, then set each output channel's
                               bias so its mean on the batch is 0 (layers with a bias only) */
-    int orthonormal;       /* 1 (default): orthonormal pre-init; 0: keep the weights as they are */
-    uint64_t seed;         /* 0: seed of the orthonormal pre-init */
+    int orthonormal;       /* 1 (default): orthonormal pre-init; 0: keep the weights as they are.
+                              Each weight becomes a Haar-distributed orthogonal matrix made from
+                              a Gaussian draw: on CPU devices by Householder reflectors taken
+                              from it (Stewart 1980: fewer flops), elsewhere as the Q of its QR
+                              (diag(R) > 0). Same distribution, not the same matrix. */
+    uint64_t seed;         /* 0: seed of the orthonormal pre-init (same seed and device kind:
+                              same weights) */
     /* Called (when not NULL) before each dense/conv layer: layer is 0-based. */
     void (*progress)(void *user, int layer, int layers, const char *name);
     void *progress_user;

@@ -32,6 +32,7 @@ layout(push_constant) uniform P {
     uint d_kr, d_ks, d_img;    // data texels per kernel row, kernel column and image
     uint ohw, ow, wp, gt, sh, sw; // conv geometry (dense: ohw = ow = 1)
     uint ybs, ycs;             // output floats per image and per column
+    uint wst;                  // weight texels from column to column (0: r * s * t)
 } p;
 
 void main()
@@ -40,7 +41,7 @@ void main()
     uint rtiles = (p.rows + TR - 1) / TR, ctiles = (p.cols + TC - 1) / TC;
     uint total = rtiles * ctiles * p.groups;
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-    uint wcol = p.r * p.s * p.t;  // weight texels per output column
+    uint wcol = p.wst != 0 ? p.wst : p.r * p.s * p.t;  // weight texels per output column
     for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
         uint rt = i % rtiles, rest = i / rtiles;
         uint ct = rest % ctiles, g = rest / ctiles;

@@ -14,8 +14,14 @@
 #include "common.glsl"
 
 layout(local_size_x = 64) in;
+// TXY: the output read (accumulate) and written through a third texel view, two texels
+// per row of a tile, instead of 64 device-address accesses (a loop over the lanes each on
+// CPU devices; with a short k they cost more than the products). Needs cols % 8 == 0, rows
+// of whole texels and no bias.
+layout(constant_id = 0) const bool TXY = false;
 layout(set = 0, binding = 0, rgba32f) uniform readonly imageBuffer D;
 layout(set = 0, binding = 1, rgba32f) uniform readonly imageBuffer W;
+layout(set = 0, binding = 2, rgba32f) uniform imageBuffer YT;
 
 layout(push_constant) uniform P {
     uvec2 y, bias;
@@ -25,12 +31,13 @@ layout(push_constant) uniform P {
     uint ldy;        // output floats per row
     float alpha;     // out = alpha * product (+ bias) (+ out, when accumulate)
     uint accumulate;
+    uint y0;         // TXY: the output's first texel in YT
 } p;
 
 void main()
 {
     Floats Y = Floats(p.y), B = Floats(p.bias);
-    uint rtiles = p.ldd / 2, ctiles = p.ldw / 2;
+    uint rtiles = (p.rows + 7) / 8, ctiles = (p.cols + 7) / 8; // within ldd, ldw: padded
     uint total = rtiles * ctiles;
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
@@ -48,6 +55,23 @@ void main()
             for (uint a = 0; a < 8; a++)
                 for (uint b = 0; b < 8; b++)
                     acc[a][b] = fma(dv[a], wv[b], acc[a][b]);
+        }
+        if (TXY) {
+            for (uint a = 0; a < 8; a++) {
+                uint m = rt * 8 + a;
+                if (m >= p.rows)
+                    break;
+                int at = int(p.y0 + m * (p.ldy / 4) + ct * 2);
+                vec4 o0 = p.alpha * vec4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]);
+                vec4 o1 = p.alpha * vec4(acc[a][4], acc[a][5], acc[a][6], acc[a][7]);
+                if (p.accumulate != 0) {
+                    o0 += imageLoad(YT, at);
+                    o1 += imageLoad(YT, at + 1);
+                }
+                imageStore(YT, at, o0);
+                imageStore(YT, at + 1, o1);
+            }
+            continue;
         }
         for (uint a = 0; a < 8; a++) {
             uint m = rt * 8 + a;

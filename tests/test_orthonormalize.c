@@ -471,6 +471,102 @@ Test(orthonormalize, rank_deficient_rows_stay_finite_gpu_kernels)
     rank_deficient("gpu");
 }
 
+/* ---- Haar matrices from Gaussian ones (lsuv_k_orthogonal_from_gaussian, CPU devices) */
+
+/* Stewart's construction in double: reflector k from the tail of Gaussian row k of
+ * g (n x m), applied from the last to [I; 0] D; returns Q^T (n x m). */
+static double *ref_haar(const double *g, size_t n, size_t m)
+{
+    double *qt = calloc(n * m, sizeof *qt), *v = malloc(m * sizeof *v), *tau = malloc(n * sizeof *tau);
+    cr_assert(qt && v && tau);
+    for (size_t k = 0; k < n; k++) {
+        double nrm = 0, x0 = g[k * m + k];
+        for (size_t j = k; j < m; j++)
+            nrm += g[k * m + j] * g[k * m + j];
+        nrm = sqrt(nrm);
+        double s = x0 >= 0 ? 1 : -1;
+        qt[k * m + k] = -s;
+    }
+    for (size_t k = n; k-- > 0;) {
+        double nrm = 0, x0 = g[k * m + k], vv = 0;
+        for (size_t j = k; j < m; j++)
+            nrm += g[k * m + j] * g[k * m + j];
+        nrm = sqrt(nrm);
+        double s = x0 >= 0 ? 1 : -1;
+        for (size_t j = k; j < m; j++)
+            v[j] = g[k * m + j] + (j == k ? s * nrm : 0);
+        for (size_t j = k; j < m; j++)
+            vv += v[j] * v[j];
+        double t = vv > 0 ? 2 / vv : 0;
+        for (size_t i = 0; i < n; i++) { /* row i of Q^T times H_k (symmetric) */
+            double w = 0;
+            for (size_t j = k; j < m; j++)
+                w += qt[i * m + j] * v[j];
+            for (size_t j = k; j < m; j++)
+                qt[i * m + j] -= t * w * v[j];
+        }
+    }
+    free(v);
+    free(tau);
+    return qt;
+}
+
+static void check_haar(lsuv_context *ctx, uint32_t rows, uint32_t cols, uint64_t seed)
+{
+    size_t count = (size_t)rows * cols, n = rows < cols ? rows : cols, m = rows < cols ? cols : rows;
+    test_rng r = {seed};
+    float *x = malloc(count * sizeof *x);
+    test_fill_normal(&r, x, count, 0, 1);
+    lsuv_buffer b = test_upload(ctx, x, count);
+    cr_assert(lsuv_k_haar_supported(ctx, rows, cols), "%u x %u", rows, cols);
+    cr_assert_eq(lsuv_k_orthogonal_from_gaussian(ctx, &b, rows, cols), LSUV_OK, "%s", lsuv_context_last_error(ctx));
+    float *q = test_download(ctx, &b, count);
+    assert_finite(q, count, "haar");
+    /* the Gaussian rows as the kernel reads them (columns when rows > cols) */
+    double *g = malloc(count * sizeof *g);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < m; j++)
+            g[i * m + j] = rows <= cols ? x[i * cols + j] : x[j * cols + i];
+    double *want = ref_haar(g, n, m), worst = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < m; j++) {
+            double got = rows <= cols ? q[i * cols + j] : q[j * cols + i];
+            worst = fmax(worst, fabs(got - want[i * m + j]));
+        }
+    double oe = orth_error(q, rows, cols);
+    fprintf(stderr, "  haar %u x %u: orthogonality %.2e, max |Q - Q_ref| %.2e\n", rows, cols, oe, worst);
+    cr_assert(oe <= ORTH_TOL, "haar %u x %u: max |QQ^T - I| = %.3g", rows, cols, oe);
+    cr_assert(worst <= REF_TOL, "haar %u x %u: max |Q - Q_ref| = %.3g", rows, cols, worst);
+    free(x), free(q), free(g), free(want);
+    lsuv_buffer_free(ctx, &b);
+}
+
+/* Odd shapes both ways: blocks of 32 reflectors with a partial one (n % 32, n % 4 != 0),
+ * fewer rows than a block, square, tall (transposed through scratch). */
+Test(orthonormalize, haar_from_gaussian_matches_double_reflectors)
+{
+    lsuv_context *ctx = test_context();
+    static const uint32_t shapes[][2] = {{1, 1}, {3, 7}, {7, 3}, {17, 17}, {33, 100}, {100, 33},
+                                         {64, 576}, {45, 1001}, {130, 131}, {96, 1152}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        check_haar(ctx, shapes[i][0], shapes[i][1], 60 + i);
+    lsuv_context_destroy(ctx);
+}
+
+/* LSUV_MGS_KERNEL=gpu|cpu turn it off (the pre-init then orthonormalizes by MGS), and
+ * a call then says why. */
+Test(orthonormalize, haar_off_with_a_forced_kernel_set)
+{
+    use_kernels("gpu");
+    lsuv_context *ctx = test_context();
+    cr_assert(!lsuv_k_haar_supported(ctx, 8, 8));
+    lsuv_buffer b = test_alloc_poisoned(ctx, 64);
+    cr_assert_eq(lsuv_k_orthogonal_from_gaussian(ctx, &b, 8, 8), LSUV_ERROR_UNSUPPORTED);
+    cr_assert(strstr(lsuv_context_last_error(ctx), "texel"), "%s", lsuv_context_last_error(ctx));
+    lsuv_buffer_free(ctx, &b);
+    lsuv_context_destroy(ctx);
+}
+
 Test(orthonormalize, rejects_bad_arguments)
 {
     lsuv_context *ctx = test_context();

@@ -102,6 +102,7 @@ typedef struct tx_push {
     uint32_t d_kr, d_ks, d_img;
     uint32_t ohw, ow, wp, gt, sh, sw;
     uint32_t ybs, ycs;
+    uint32_t wst;
 } tx_push;
 LSUV_PUSH_FITS(tx_push);
 typedef struct pack_push {
@@ -249,6 +250,7 @@ typedef struct txk_push {
     uint32_t rows, cols, has_bias, k, d0, w0, ldd, ldw, ldy;
     float alpha;
     uint32_t accumulate;
+    uint32_t y0;
 } txk_push;
 LSUV_PUSH_FITS(txk_push);
 
@@ -527,24 +529,30 @@ int lsuv_k_texel_products_ok(const lsuv_context *ctx, uint64_t texels)
 lsuv_status lsuv_k_texel_gemm_nt(lsuv_context *ctx, const lsuv_buffer *a, uint32_t a_rows, const lsuv_buffer *b,
                                  uint32_t b_rows, uint32_t ld, const lsuv_buffer *c, uint32_t ldc)
 {
-    if (ld % 4 || !a_rows || !b_rows || !fits(a, (uint64_t)a_rows * ld) || !fits(b, (uint64_t)b_rows * ld) ||
-        !fits(c, (uint64_t)(a_rows - 1) * ldc + b_rows))
-        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "texel product: %u x %u rows of %u floats do not fit",
-                         a_rows, b_rows, ld);
-    uint32_t t = ld / 4;
+    return lsuv_k_texel_gemm_nt_k(ctx, a, a_rows, b, b_rows, ld, ld, c, ldc);
+}
+
+lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint32_t a_rows, const lsuv_buffer *b,
+                                   uint32_t b_rows, uint32_t k, uint32_t ld, const lsuv_buffer *c, uint32_t ldc)
+{
+    if (ld % 4 || k % 4 || !k || k > ld || !a_rows || !b_rows || !fits(a, (uint64_t)(a_rows - 1) * ld + k) ||
+        !fits(b, (uint64_t)(b_rows - 1) * ld + k) || !fits(c, (uint64_t)(a_rows - 1) * ldc + b_rows))
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "texel product: %u x %u rows of %u floats (stride %u) do not fit", a_rows, b_rows, k, ld);
+    uint32_t t = k / 4, st4 = ld / 4;
     lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
-    lsuv_status st = lsuv_texel_ref_get(ctx, a, LSUV_TEXEL_RGBA32F, (uint64_t)a_rows * t, &refs[0]);
+    lsuv_status st = lsuv_texel_ref_get(ctx, a, LSUV_TEXEL_RGBA32F, (uint64_t)(a_rows - 1) * st4 + t, &refs[0]);
     if (st == LSUV_OK)
-        st = lsuv_texel_ref_get(ctx, b, LSUV_TEXEL_RGBA32F, (uint64_t)b_rows * t, &refs[1]);
+        st = lsuv_texel_ref_get(ctx, b, LSUV_TEXEL_RGBA32F, (uint64_t)(b_rows - 1) * st4 + t, &refs[1]);
     if (st != LSUV_OK)
         return st;
     /* gemm_tx as a dense layer: data = rows of a, weights = rows of b, out = c */
     tx_push p = {.rows = a_rows, .cols = b_rows, .groups = 1, .d0 = refs[0].first, .w0 = refs[1].first, .t = t,
-                 .r = 1, .s = 1, .d_img = t, .ohw = 1, .ow = 1, .ybs = ldc, .ycs = 1};
+                 .r = 1, .s = 1, .d_img = st4, .ohw = 1, .ow = 1, .ybs = ldc, .ycs = 1, .wst = st4};
     lsuv_push_address(p.y, c->address);
     uint32_t spec[2] = {8, 8};
     uint64_t tiles = (uint64_t)lsuv_ceil_div(a_rows, 8) * lsuv_ceil_div(b_rows, 8);
-    lsuv_dispatch_work(ctx, 2.0 * a_rows * b_rows * ld, 0);
+    lsuv_dispatch_work(ctx, 2.0 * a_rows * b_rows * k, 0);
     return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 2, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
 }
@@ -553,14 +561,16 @@ lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at
                                         const lsuv_buffer *b, uint32_t ldb, uint32_t k, const lsuv_buffer *y,
                                         uint32_t ldy, uint32_t rows, uint32_t cols, float alpha)
 {
-    if (ldat % 8 || ldb % 8 || !k || !rows || !cols || rows > ldat || cols > ldb ||
-        !fits(at, (uint64_t)k * ldat) || !fits(b, (uint64_t)k * ldb) || !fits(y, (uint64_t)(rows - 1) * ldy + cols))
+    uint64_t cols8 = lsuv_round_up(cols, 8), rows8 = lsuv_round_up(rows, 8); /* whole tiles are read */
+    if (ldat % 8 || ldb % 8 || !k || !rows || !cols || rows8 > ldat || cols8 > ldb ||
+        !fits(at, (uint64_t)(k - 1) * ldat + rows8) || !fits(b, (uint64_t)(k - 1) * ldb + cols8) ||
+        !fits(y, (uint64_t)(rows - 1) * ldy + cols))
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "texel update: %u x %u of depth %u (strides %u, %u) does not fit", rows, cols, k, ldat, ldb);
     lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
-    lsuv_status st = lsuv_texel_ref_get(ctx, at, LSUV_TEXEL_RGBA32F, (uint64_t)k * ldat / 4, &refs[0]);
+    lsuv_status st = lsuv_texel_ref_get(ctx, at, LSUV_TEXEL_RGBA32F, ((k - 1) * ldat + rows8) / 4, &refs[0]);
     if (st == LSUV_OK)
-        st = lsuv_texel_ref_get(ctx, b, LSUV_TEXEL_RGBA32F, (uint64_t)k * ldb / 4, &refs[1]);
+        st = lsuv_texel_ref_get(ctx, b, LSUV_TEXEL_RGBA32F, ((k - 1) * ldb + cols8) / 4, &refs[1]);
     if (st != LSUV_OK)
         return st;
     /* gemm_txk on operands that are K-major as they lie: texel (kk, j) of at holds
@@ -568,8 +578,17 @@ lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at
     txk_push p = {.rows = rows, .cols = cols, .k = k, .d0 = refs[0].first, .w0 = refs[1].first,
                   .ldd = ldat / 4, .ldw = ldb / 4, .ldy = ldy, .alpha = alpha, .accumulate = 1};
     lsuv_push_address(p.y, y->address);
-    uint64_t tiles = (uint64_t)(ldat / 8) * (ldb / 8);
+    /* the output through a texel view too where its rows are whole texel tiles */
+    uint64_t ytexels = ((uint64_t)(rows - 1) * ldy + cols) / 4;
+    uint32_t txy = cols % 8 == 0 && ldy % 4 == 0 && lsuv_texel_aligned(y, LSUV_TEXEL_RGBA32F) &&
+                   ytexels <= lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F);
+    if (txy) {
+        if ((st = lsuv_texel_ref_get(ctx, y, LSUV_TEXEL_RGBA32F, ytexels, &refs[2])) != LSUV_OK)
+            return st;
+        p.y0 = refs[2].first;
+    }
+    uint64_t tiles = (rows8 / 8) * (cols8 / 8);
     lsuv_dispatch_work(ctx, 2.0 * rows * cols * k, 0);
-    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, NULL, 0, refs, &p, sizeof p,
+    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, &txy, 1, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
 }

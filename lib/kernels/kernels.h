@@ -20,6 +20,14 @@ lsuv_status lsuv_k_fill_normal(lsuv_context *ctx, const lsuv_buffer *buf, uint64
  * Uses scratch memory from the context. */
 lsuv_status lsuv_k_orthonormalize(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows,
                                   uint32_t cols);
+/* A Haar-distributed orthogonal matrix (orthonormal rows, or columns when rows > cols)
+ * made from the Gaussian values in a, in place: Householder reflectors straight from its
+ * rows (Stewart 1980), formed in blocks by texel products: not the Q of a's QR, but a
+ * draw from the same distribution at half the flops. CPU devices with texel views only:
+ * lsuv_k_haar_supported says whether it runs (LSUV_MGS_KERNEL=gpu|cpu turn it off). */
+int lsuv_k_haar_supported(const lsuv_context *ctx, uint32_t rows, uint32_t cols);
+lsuv_status lsuv_k_orthogonal_from_gaussian(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows,
+                                            uint32_t cols);
 
 /* Products of the block orthonormalization on CPU devices, through the texel kernels
  * (gemm_tx, gemm_txk; forward_gemm.c). Operands are rows of floats in place, 16-byte
@@ -27,9 +35,13 @@ lsuv_status lsuv_k_orthonormalize(lsuv_context *ctx, const lsuv_buffer *a, uint3
  * the device has the kernels and whether `texels` (16-byte units) fit one view.
  *   gemm_nt:        c[i][j] = sum_k a[i][k] b[j][k]   (rows of ld floats, ld % 4 == 0;
  *                   c's rows ldc floats apart)
- *   gemm_tn_update: y[i][j] += alpha * sum_k at[k][i] b[k][j]   (i < rows <= ldat,
- *                   j < cols <= ldb; ldat and ldb multiples of 8; y's rows ldy apart) */
+ *   gemm_tn_update: y[i][j] += alpha * sum_k at[k][i] b[k][j]   (ldat and ldb multiples
+ *                   of 8, rows and cols rounded up to 8 within them: whole tiles are read;
+ *                   y's rows ldy apart) */
 int lsuv_k_texel_products_ok(const lsuv_context *ctx, uint64_t texels);
+/* gemm_nt over the first k floats of rows ld floats apart (k % 4 == 0) */
+lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint32_t a_rows, const lsuv_buffer *b,
+                                   uint32_t b_rows, uint32_t k, uint32_t ld, const lsuv_buffer *c, uint32_t ldc);
 lsuv_status lsuv_k_texel_gemm_nt(lsuv_context *ctx, const lsuv_buffer *a, uint32_t a_rows, const lsuv_buffer *b,
                                  uint32_t b_rows, uint32_t ld, const lsuv_buffer *c, uint32_t ldc);
 lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at, uint32_t ldat,

@@ -385,7 +385,8 @@ static lsuv_status check_options(lsuv_net *net, const lsuv_data *data, const lsu
 }
 
 
-/* Orthonormal pre-init of every weight (Saxe et al.): Gaussian fill, then MGS; bias 0. */
+/* Orthonormal pre-init of every weight (Saxe et al.): Gaussian fill, then a Haar-distributed
+ * orthogonal matrix made from it (kernels.h); bias 0. */
 static lsuv_status orthonormal_init(lsuv_net *net, uint64_t seed)
 {
     lsuv_context *ctx = net->ctx;
@@ -401,8 +402,12 @@ static lsuv_status orthonormal_init(lsuv_net *net, uint64_t seed)
         if (st == LSUV_OK && n->bias >= 0)
             st = lsuv_buffer_fill(ctx, &net->params[n->bias].buffer, 0);
         lsuv_set_phase(ctx, LSUV_PHASE_ORTHONORMALIZE);
+        uint32_t rows = (uint32_t)w->shape[0], cols = (uint32_t)(w->numel / w->shape[0]);
+        /* a Haar matrix from the Gaussian draw: by reflectors where the device runs them
+         * faster (CPU devices), else the Q of its QR by MGS; the same distribution */
         if (st == LSUV_OK)
-            st = lsuv_k_orthonormalize(ctx, &w->buffer, (uint32_t)w->shape[0], (uint32_t)(w->numel / w->shape[0]));
+            st = lsuv_k_haar_supported(ctx, rows, cols) ? lsuv_k_orthogonal_from_gaussian(ctx, &w->buffer, rows, cols)
+                                                        : lsuv_k_orthonormalize(ctx, &w->buffer, rows, cols);
         if (st == LSUV_OK)
             st = lsuv_submit(ctx);
         if (st != LSUV_OK)
@@ -431,19 +436,6 @@ typedef struct shadow_set {
     lsuv_buffer *original; /* per parameter: the untouched original (address 0: not shadowed) */
     int count;
 } shadow_set;
-
-/* Records a copy of src into dst (same size). */
-static lsuv_status record_copy(lsuv_context *ctx, const lsuv_buffer *src, const lsuv_buffer *dst)
-{
-    lsuv_status st = lsuv_record_begin(ctx);
-    if (st != LSUV_OK)
-        return st;
-    lsuv_barrier(ctx);
-    VkBufferCopy region = {.srcOffset = src->offset, .dstOffset = dst->offset, .size = src->size};
-    ctx->vk.vkCmdCopyBuffer(ctx->cmd, src->vk, dst->vk, 1, &region);
-    lsuv_barrier(ctx);
-    return LSUV_OK;
-}
 
 /* Gives every weight and bias of a dense/conv layer a working copy (see above). On
  * failure nothing is swapped and the network is as it was. */
@@ -474,7 +466,7 @@ static lsuv_status shadow_begin(lsuv_net *net, shadow_set *sh)
                 continue;
             st = lsuv_buffer_alloc(ctx, p->buffer.size, &copy[idx[j]]);
             if (st == LSUV_OK)
-                st = record_copy(ctx, &p->buffer, &copy[idx[j]]);
+                st = lsuv_buffer_copy(ctx, &p->buffer, &copy[idx[j]]);
             if (st != LSUV_OK)
                 lsuv_fail(ctx, st, "lsuv_init: a working copy of %s (%llu bytes; %llu bytes copied before it), so that "
                           "a failure can leave the parameters as they were: %s; nothing was changed", p->name,

@@ -162,6 +162,9 @@ lsuv_status lsuv_buffer_upload(lsuv_context *ctx, const lsuv_buffer *buf, uint64
                                const void *src, uint64_t bytes);
 lsuv_status lsuv_buffer_download(lsuv_context *ctx, const lsuv_buffer *buf, uint64_t offset,
                                  void *dst, uint64_t bytes);
+/* Records a copy of src's bytes to the start of dst (no arithmetic: NaN payloads and
+ * denormals stay as they are). */
+lsuv_status lsuv_buffer_copy(lsuv_context *ctx, const lsuv_buffer *src, const lsuv_buffer *dst);
 /* Records a fill of the range with a 32-bit pattern (e.g. 0x7fc00000, a NaN, to poison). */
 lsuv_status lsuv_buffer_fill(lsuv_context *ctx, const lsuv_buffer *buf, uint32_t pattern);
 /* A view of part of a buffer (no allocation). */

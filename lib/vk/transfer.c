@@ -96,3 +96,19 @@ lsuv_status lsuv_buffer_fill(lsuv_context *ctx, const lsuv_buffer *buf, uint32_t
     lsuv_barrier(ctx);
     return LSUV_OK;
 }
+
+lsuv_status lsuv_buffer_copy(lsuv_context *ctx, const lsuv_buffer *src, const lsuv_buffer *dst)
+{
+    lsuv_status st = check_range(ctx, dst, 0, src ? src->size : 0, "copy");
+    if (st == LSUV_OK && (!src || !src->vk))
+        st = lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "copy from a buffer that is not allocated");
+    if (st == LSUV_OK)
+        st = lsuv_record_begin(ctx);
+    if (st != LSUV_OK)
+        return st;
+    lsuv_barrier(ctx);
+    VkBufferCopy region = {.srcOffset = src->offset, .dstOffset = dst->offset, .size = src->size};
+    ctx->vk.vkCmdCopyBuffer(ctx->cmd, src->vk, dst->vk, 1, &region);
+    lsuv_barrier(ctx);
+    return LSUV_OK;
+}
