@@ -550,8 +550,11 @@ lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint
     tx_push p = {.rows = a_rows, .cols = b_rows, .groups = 1, .d0 = refs[0].first, .w0 = refs[1].first, .t = t,
                  .r = 1, .s = 1, .d_img = st4, .ohw = 1, .ow = 1, .ybs = ldc, .ycs = 1, .wst = st4};
     lsuv_push_address(p.y, c->address);
-    uint32_t spec[2] = {8, 8};
-    uint64_t tiles = (uint64_t)lsuv_ceil_div(a_rows, 8) * lsuv_ceil_div(b_rows, 8);
+    /* 8 x 8 tiles, or 4 x 4 where 8 x 8 ones would fill fewer than two workgroups (one
+     * core of a CPU device; e.g. a 64 x 64 Gram matrix): 4x the invocations */
+    uint32_t tile = (uint64_t)lsuv_ceil_div(a_rows, 8) * lsuv_ceil_div(b_rows, 8) < 128 ? 4 : 8;
+    uint32_t spec[2] = {tile, tile};
+    uint64_t tiles = (uint64_t)lsuv_ceil_div(a_rows, tile) * lsuv_ceil_div(b_rows, tile);
     lsuv_dispatch_work(ctx, 2.0 * a_rows * b_rows * k, 0);
     return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 2, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);

@@ -20,12 +20,18 @@ lsuv_status lsuv_k_fill_normal(lsuv_context *ctx, const lsuv_buffer *buf, uint64
  * Uses scratch memory from the context. */
 lsuv_status lsuv_k_orthonormalize(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows,
                                   uint32_t cols);
-/* A Haar-distributed orthogonal matrix (orthonormal rows, or columns when rows > cols)
+/* (random_orthogonal.c) A Haar-distributed orthogonal matrix (orthonormal rows, or columns when rows > cols)
  * made from the Gaussian values in a, in place: Householder reflectors straight from its
  * rows (Stewart 1980), formed in blocks by texel products: not the Q of a's QR, but a
  * draw from the same distribution at half the flops. CPU devices with texel views only:
  * lsuv_k_haar_supported says whether it runs (LSUV_MGS_KERNEL=gpu|cpu turn it off). */
 int lsuv_k_haar_supported(const lsuv_context *ctx, uint32_t rows, uint32_t cols);
+/* Shared by the two (orthonormalize.c): whether the CPU-device MGS set runs, and its copy
+ * kernel: dst (rows x dst_ld) = src or its transpose, columns from cols on zero (cpu: the
+ * CPU-device form, else the GPU one). */
+int lsuv_k_mgs_cpu_set(const lsuv_context *ctx);
+lsuv_status lsuv_k_copy_rows(lsuv_context *ctx, int cpu, const lsuv_buffer *src, const lsuv_buffer *dst,
+                             uint32_t rows, uint32_t cols, uint32_t src_ld, uint32_t dst_ld, int transpose);
 lsuv_status lsuv_k_orthogonal_from_gaussian(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows,
                                             uint32_t cols);
 

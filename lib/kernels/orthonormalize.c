@@ -59,7 +59,6 @@
 #define CPU_PANEL_WG_MAX 256 /* invocations of mgs_panel_sg */
 #define CPU_SWEEP_CHUNK 1024 /* columns per workgroup of mgs_sweep_sg */
 
-
 #define ALL_STEPS 0xffffffffu
 
 typedef struct { uint32_t lo, hi; } addr2;
@@ -102,6 +101,8 @@ static int use_cpu_kernels(const lsuv_context *ctx)
     return ctx->tuning.mgs_kernel == LSUV_MGS_CPU || ctx->tuning.mgs_kernel == LSUV_MGS_TEXEL ||
            ctx->info.type == LSUV_DEVICE_CPU;
 }
+
+int lsuv_k_mgs_cpu_set(const lsuv_context *ctx) { return use_cpu_kernels(ctx); }
 
 /* Projections as texel GEMMs: by default on CPU devices, where the whole working copy
  * and the coefficients each fit one texel view. */
@@ -319,10 +320,16 @@ static lsuv_status copy(lsuv_context *ctx, const ortho_plan *pl, const lsuv_buff
                         const lsuv_buffer *dst, uint32_t rows, uint32_t cols, uint32_t src_ld,
                         uint32_t dst_ld, int transpose)
 {
+    return lsuv_k_copy_rows(ctx, pl->cpu, src, dst, rows, cols, src_ld, dst_ld, transpose);
+}
+
+lsuv_status lsuv_k_copy_rows(lsuv_context *ctx, int cpu, const lsuv_buffer *src, const lsuv_buffer *dst,
+                             uint32_t rows, uint32_t cols, uint32_t src_ld, uint32_t dst_ld, int transpose)
+{
     struct { addr2 src, dst; uint32_t rows, cols, src_ld, dst_ld, transpose; } pc = {
         addr_of(src), addr_of(dst), rows, cols, src_ld, dst_ld, (uint32_t)transpose};
     LSUV_PUSH_FITS(pc);
-    if (pl->cpu)
+    if (cpu)
         return lsuv_dispatch(ctx, LSUV_SHADER_MGS_COPY_SG, NULL, 0, &pc, sizeof pc,
                              lsuv_groups(ctx, (uint64_t)lsuv_ceil_div(rows, 32) * lsuv_ceil_div(dst_ld, 32), 1), 1, 1);
     uint64_t tiles = (uint64_t)lsuv_ceil_div(rows, 32) * lsuv_ceil_div(dst_ld, 32);
@@ -415,125 +422,6 @@ lsuv_status lsuv_k_orthonormalize(lsuv_context *ctx, const lsuv_buffer *a, uint3
     lsuv_phase saved = ctx->phase;
     lsuv_set_phase(ctx, LSUV_PHASE_ORTHONORMALIZE);
     lsuv_status st = record(ctx, a, rows, cols);
-    lsuv_set_phase(ctx, saved);
-    return st;
-}
-
-/* ---- a Haar-distributed orthogonal matrix from a Gaussian one (CPU devices)
- *
- * The orthonormal pre-init needs a random orthogonal matrix, not the Q of one given
- * matrix. Householder QR of a Gaussian matrix G makes its k-th reflector from a column
- * of what the earlier reflectors left, and by the rotation invariance of Gaussians that
- * column is again a Gaussian vector independent of them; so Q = H_0 ... H_{n-1} with
- * reflectors made straight from the rows of G (Stewart 1980, "The efficient generation of
- * random orthogonal matrices") has the same (Haar) distribution as the Q of a QR of G with
- * diag(R) > 0, and needs no factorization: no latency-bound panel step, only products.
- * Q is formed by blocks of HAAR_BLOCK reflectors from the last (LAPACK's orgqr order):
- *   Q_sub <- (I - V T V^T) Q_sub,  in rows: QT_sub -= ((QT_sub V) T^T) V^T,
- * all through the texel products: S = V^T V and T (haar_t.comp), A = QT_sub V (gemm_tx),
- * B^T = T A^T (gemm_tx), QT_sub -= B V^T (gemm_txk), each from column k0 on (the rows
- * are zero before it): about 2 m n^2 - (2/3) n^3 flops (square: (4/3) n^3) against
- * MGS-twice's 4 m n^2, and no single-workgroup steps. */
-
-#define HAAR_BLOCK 64
-
-typedef struct haar_plan {
-    uint32_t n, m, ld;
-    lsuv_buffer vt, qt, tau, s, t, a, bt;
-} haar_plan;
-
-int lsuv_k_haar_supported(const lsuv_context *ctx, uint32_t rows, uint32_t cols)
-{
-    if (!ctx || !use_cpu_kernels(ctx) || ctx->tuning.mgs_kernel == LSUV_MGS_CPU ||
-        ctx->tuning.mgs_kernel == LSUV_MGS_GPU || rows == 0 || cols == 0)
-        return 0;
-    uint64_t n = rows < cols ? rows : cols, m = rows < cols ? cols : rows;
-    uint64_t ld = lsuv_round_up(m, CPU_PAD);
-    return (uint64_t)rows * cols <= (1ull << 31) && lsuv_k_texel_products_ok(ctx, n * ld / 4);
-}
-
-/* Applies the block of reflectors k0 .. k0 + bb - 1 to rows k0 .. n-1 of QT. */
-static lsuv_status haar_block(lsuv_context *ctx, const haar_plan *h, uint32_t k0, uint32_t bb)
-{
-    uint64_t row = (uint64_t)h->ld * 4;
-    uint32_t rows = h->n - k0, ldt = lsuv_round_up(bb, 4), ldc = lsuv_round_up(rows, 8);
-    /* rows k0.. of V and Q^T are zero before column k0: products start there */
-    lsuv_buffer v = lsuv_buffer_slice(&h->vt, k0 * row + k0 * 4, bb * row - k0 * 4);
-    lsuv_buffer q = lsuv_buffer_slice(&h->qt, k0 * row + k0 * 4, rows * row - k0 * 4);
-    uint32_t width = h->ld - k0;
-    lsuv_buffer tau = lsuv_buffer_slice(&h->tau, (uint64_t)k0 * 4, (uint64_t)bb * 4);
-    lsuv_status st = lsuv_k_texel_gemm_nt_k(ctx, &v, bb, &v, bb, width, h->ld, &h->s, HAAR_BLOCK);
-    if (st != LSUV_OK)
-        return st;
-    lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
-    if ((st = lsuv_texel_ref_get(ctx, &h->s, LSUV_TEXEL_RGBA32F, HAAR_BLOCK * HAAR_BLOCK / 4, &refs[0])) != LSUV_OK)
-        return st;
-    struct { addr2 t, tau; uint32_t bb, ldt, s0; } pt = {addr_of(&h->t), addr_of(&tau), bb, ldt, refs[0].first};
-    LSUV_PUSH_FITS(pt);
-    if ((st = lsuv_texel_dispatch(ctx, LSUV_SHADER_HAAR_T, NULL, 0, refs, &pt, sizeof pt, 1, 1, 1)) != LSUV_OK)
-        return st;
-    if (bb % 4 && (st = lsuv_buffer_fill(ctx, &h->a, 0)) != LSUV_OK) /* A's columns bb..ldt-1 meet T's zeros */
-        return st;
-    if ((st = lsuv_k_texel_gemm_nt_k(ctx, &q, rows, &v, bb, width, h->ld, &h->a, ldt)) != LSUV_OK ||
-        (st = lsuv_k_texel_gemm_nt(ctx, &h->t, bb, &h->a, rows, ldt, &h->bt, ldc)) != LSUV_OK)
-        return st;
-    return lsuv_k_texel_gemm_tn_update(ctx, &h->bt, ldc, &v, h->ld, bb, &q, h->ld, rows, width, -1.0f);
-}
-
-static lsuv_status haar_record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows, uint32_t cols)
-{
-    int columns = rows > cols;
-    haar_plan h = {.n = columns ? cols : rows, .m = columns ? rows : cols};
-    h.ld = lsuv_round_up(h.m, CPU_PAD);
-    uint64_t mat = (uint64_t)h.n * h.ld * 4;
-    lsuv_status st;
-    if ((st = lsuv_scratch(ctx, mat, &h.vt)) != LSUV_OK || (st = lsuv_scratch(ctx, mat, &h.qt)) != LSUV_OK ||
-        (st = lsuv_scratch(ctx, (uint64_t)h.n * 4, &h.tau)) != LSUV_OK ||
-        (st = lsuv_scratch(ctx, HAAR_BLOCK * HAAR_BLOCK * 4, &h.s)) != LSUV_OK ||
-        (st = lsuv_scratch(ctx, HAAR_BLOCK * HAAR_BLOCK * 4, &h.t)) != LSUV_OK ||
-        (st = lsuv_scratch(ctx, (uint64_t)h.n * HAAR_BLOCK * 4, &h.a)) != LSUV_OK ||
-        (st = lsuv_scratch(ctx, (uint64_t)HAAR_BLOCK * lsuv_round_up(h.n, 8) * 4, &h.bt)) != LSUV_OK)
-        return st;
-    /* rows as they are (no transpose, no padding): byte copies, else the copy kernel */
-    ortho_plan pl = {.cpu = 1};
-    int plain = !columns && h.ld == h.m;
-    lsuv_buffer whole = lsuv_buffer_slice(a, 0, mat);
-    if ((st = plain ? lsuv_buffer_copy(ctx, &whole, &h.vt) : copy(ctx, &pl, a, &h.vt, h.n, h.m, cols, h.ld, columns)) !=
-        LSUV_OK)
-        return st;
-    lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
-    if ((st = lsuv_texel_ref_get(ctx, &h.vt, LSUV_TEXEL_RGBA32F, mat / 16, &refs[0])) != LSUV_OK ||
-        (st = lsuv_texel_ref_get(ctx, &h.qt, LSUV_TEXEL_RGBA32F, mat / 16, &refs[1])) != LSUV_OK)
-        return st;
-    struct { addr2 tau; uint32_t n, ld4, v0, q0; } pr = {addr_of(&h.tau), h.n, h.ld / 4, refs[0].first, refs[1].first};
-    LSUV_PUSH_FITS(pr);
-    if ((st = lsuv_texel_dispatch(ctx, LSUV_SHADER_HAAR_REFLECTORS, NULL, 0, refs, &pr, sizeof pr,
-                                  lsuv_ceil_div(h.n, 64), 1, 1)) != LSUV_OK)
-        return st;
-    uint32_t last = (h.n - 1) / HAAR_BLOCK * HAAR_BLOCK;
-    for (uint32_t k0 = last;; k0 -= HAAR_BLOCK) {
-        uint32_t bb = h.n - k0 < HAAR_BLOCK ? h.n - k0 : HAAR_BLOCK;
-        if ((st = haar_block(ctx, &h, k0, bb)) != LSUV_OK)
-            return st;
-        if (k0 == 0)
-            break;
-    }
-    return plain ? lsuv_buffer_copy(ctx, &h.qt, &whole) : copy(ctx, &pl, &h.qt, a, rows, cols, h.ld, cols, columns);
-}
-
-lsuv_status lsuv_k_orthogonal_from_gaussian(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows, uint32_t cols)
-{
-    if (!ctx)
-        return LSUV_ERROR_INVALID_ARGUMENT;
-    if (!a || !a->address || rows == 0 || cols == 0 || a->size < (uint64_t)rows * cols * 4)
-        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "random orthogonal: no %u x %u matrix buffer", rows, cols);
-    if (!lsuv_k_haar_supported(ctx, rows, cols))
-        return lsuv_fail(ctx, LSUV_ERROR_UNSUPPORTED,
-                         "random orthogonal: %u x %u needs the CPU-device texel kernels and one texel view", rows,
-                         cols);
-    lsuv_phase saved = ctx->phase;
-    lsuv_set_phase(ctx, LSUV_PHASE_ORTHONORMALIZE);
-    lsuv_status st = haar_record(ctx, a, rows, cols);
     lsuv_set_phase(ctx, saved);
     return st;
 }
