@@ -12,6 +12,11 @@
 //   3 k-major: dst[z][k][j] = src[z c + 4 j + q][k]   (z matrices of c rows of length k;
 //             x: j, y: k, z: the matrix; the writes contiguous across lanes ran 3x faster
 //             than the reads so)
+//   4 input, one group, rows of whole texels (w % 4 == 0): as 1, but an invocation reads
+//             4 texels (4 columns of 4 channels, rgba32f view S4) and writes the 4 texels
+//             of their transpose, 16-byte accesses both ways (x: (column / 4, c4), y: the
+//             source row, z: b); positions no source pixel reaches are zeroed beforehand
+//             by the host.
 // with zeros past the row, the group's channels or the image's border. Only x varies
 // across the lanes of a workgroup, y and z are the workgroup's: lanes divide nothing
 // (a vector integer division is a scalar loop on CPUs; with divisions per texel this
@@ -20,11 +25,13 @@ layout(constant_id = 0) const uint MODE = 0;
 layout(local_size_x = 64) in;
 layout(set = 0, binding = 0, r32f) uniform readonly imageBuffer S;
 layout(set = 0, binding = 1, rgba32f) uniform writeonly imageBuffer T;
+layout(set = 0, binding = 2, rgba32f) uniform readonly imageBuffer S4;
 
 layout(push_constant) uniform P {
     uint s0, t0, nx, ny, nz;  // first texels of source and destination; grid extent
     uint t, k;                // texels per row (per pixel and group); source row length (mode 0)
     uint g, cg, c, h, w, hp, wp, ph, pw, rs;
+    uint s4;                  // mode 4: the source's first texel in S4
 } p;
 
 // a / b for a < 2^24 with float arithmetic: a vector integer division is a scalar loop
@@ -35,8 +42,43 @@ uint udiv(uint a, uint b)
     return q + ((q + 1) * b <= a ? 1u : 0u);
 }
 
+// Mode 4 (see above).
+void input_by_blocks()
+{
+    uint w4 = p.w / 4u;
+    for (uint z = gl_WorkGroupID.z; z < p.nz; z += gl_NumWorkGroups.z)
+    for (uint y = gl_WorkGroupID.y; y < p.ny; y += gl_NumWorkGroups.y) {
+        if (y + p.ph >= p.hp)
+            continue; // a row no tap reaches
+        uint src_row = p.s4 + (z * p.c * p.h + y) * w4, plane = p.h * w4;
+        uint dst_row = p.t0 + (z * p.hp + y + p.ph) * p.wp * p.t;
+        for (uint x = gl_LocalInvocationID.x + gl_WorkGroupID.x * 64; x < p.nx; x += gl_NumWorkGroups.x * 64) {
+            uint x4 = udiv(x, p.t), c4 = x - x4 * p.t, c0 = 4u * c4;
+            uint n = p.c - min(c0, p.c);
+            int f = int(src_row + c0 * plane + x4), d = int(p.s4);
+            vec4 a0 = imageLoad(S4, n > 0 ? f : d), a1 = imageLoad(S4, n > 1 ? f + int(plane) : d);
+            vec4 a2 = imageLoad(S4, n > 2 ? f + 2 * int(plane) : d), a3 = imageLoad(S4, n > 3 ? f + 3 * int(plane) : d);
+            bvec4 keep = lessThan(uvec4(0, 1, 2, 3), uvec4(n)); // mix, not a product: 0 * inf
+            uint col = 4u * x4 + p.pw;
+            int at = int(dst_row + col * p.t + c4);
+            if (col < p.wp)
+                imageStore(T, at, mix(vec4(0.0), vec4(a0.x, a1.x, a2.x, a3.x), keep));
+            if (col + 1u < p.wp)
+                imageStore(T, at + int(p.t), mix(vec4(0.0), vec4(a0.y, a1.y, a2.y, a3.y), keep));
+            if (col + 2u < p.wp)
+                imageStore(T, at + 2 * int(p.t), mix(vec4(0.0), vec4(a0.z, a1.z, a2.z, a3.z), keep));
+            if (col + 3u < p.wp)
+                imageStore(T, at + 3 * int(p.t), mix(vec4(0.0), vec4(a0.w, a1.w, a2.w, a3.w), keep));
+        }
+    }
+}
+
 void main()
 {
+    if (MODE == 4) {
+        input_by_blocks();
+        return;
+    }
     for (uint z = gl_WorkGroupID.z; z < p.nz; z += gl_NumWorkGroups.z)
     for (uint y = gl_WorkGroupID.y; y < p.ny; y += gl_NumWorkGroups.y) {
         // per workgroup: the source of the row's first texel, and the layout of the rest

@@ -106,10 +106,10 @@ typedef struct tx_push {
 } tx_push;
 LSUV_PUSH_FITS(tx_push);
 typedef struct pack_push {
-    uint32_t s0, t0, nx, ny, nz, t, k, g, cg, c, h, w, hp, wp, ph, pw, rs;
+    uint32_t s0, t0, nx, ny, nz, t, k, g, cg, c, h, w, hp, wp, ph, pw, rs, s4;
 } pack_push;
 LSUV_PUSH_FITS(pack_push);
-enum { PACK_ROWS = 0, PACK_INPUT = 1, PACK_FILTER = 2, PACK_KMAJOR = 3 }; /* pack_tx.comp's modes */
+enum { PACK_ROWS = 0, PACK_INPUT = 1, PACK_FILTER = 2, PACK_KMAJOR = 3, PACK_INPUT_BLOCKS = 4 }; /* pack_tx.comp */
 #define PACK_GROUPS 64 /* workgroups of a pack at most (tx_pack) */
 
 /* One GEMM as gemm_tx.comp runs it. Data come in units (dense: rows; conv: images) of
@@ -162,10 +162,15 @@ static lsuv_status tx_pack(lsuv_context *ctx, uint32_t mode, const lsuv_buffer *
     lsuv_status st = lsuv_texel_ref_get(ctx, src, LSUV_TEXEL_R32F, floats, &refs[0]);
     if (st == LSUV_OK)
         st = lsuv_texel_ref_get(ctx, dst, LSUV_TEXEL_RGBA32F, texels, &refs[1]);
+    if (st == LSUV_OK && mode == PACK_INPUT_BLOCKS) /* the source as texels too */
+        st = lsuv_texel_ref_get(ctx, src, LSUV_TEXEL_RGBA32F, floats / 4, &refs[2]);
+    if (st == LSUV_OK && mode == PACK_INPUT_BLOCKS && (pp.ph || pp.pw || pp.hp > pp.h + pp.ph || pp.wp > pp.w + pp.pw))
+        st = lsuv_buffer_fill(ctx, dst, 0); /* positions no source pixel reaches */
     if (st != LSUV_OK)
         return st;
     pp.s0 = refs[0].first;
     pp.t0 = refs[1].first;
+    pp.s4 = refs[2].first;
     /* the grid: x the texels along a row (lanes), y and z per workgroup (pack_tx.comp) */
     if (mode == PACK_ROWS)
         pp.nx = pp.t, pp.ny = (uint32_t)n, pp.nz = 1;
@@ -173,6 +178,8 @@ static lsuv_status tx_pack(lsuv_context *ctx, uint32_t mode, const lsuv_buffer *
         pp.nx = pp.t, pp.ny = pp.k, pp.nz = (uint32_t)n;
     else if (mode == PACK_INPUT)
         pp.nx = pp.wp * pp.g * pp.t, pp.ny = pp.hp, pp.nz = (uint32_t)n;
+    else if (mode == PACK_INPUT_BLOCKS)
+        pp.nx = pp.w / 4 * pp.t, pp.ny = pp.h, pp.nz = (uint32_t)n;
     else
         pp.nx = pp.t, pp.ny = pp.rs, pp.nz = (uint32_t)n;
     /* Few workgroups, each looping over many rows: a CPU device pays a fixed cost per
@@ -208,8 +215,12 @@ static lsuv_status record_texel(lsuv_context *ctx, tx_plan *pl)
             uint64_t n = min64(pl->unit_step, pl->units - u0);
             lsuv_buffer src = lsuv_buffer_slice(pl->x, u0 * pl->unit_floats * 4, n * pl->unit_floats * 4);
             lsuv_buffer dst = lsuv_buffer_slice(&dx, u0 * pl->unit_texels * 16, n * pl->unit_texels * 16);
-            st = tx_pack(ctx, pl->conv ? PACK_INPUT : PACK_ROWS, &src, n * pl->unit_floats, &dst,
-                         n * pl->unit_texels, n, pl->x_pack);
+            /* one group and rows of whole texels: 4 x 4 blocks (16-byte reads too) */
+            uint32_t mode = !pl->conv ? PACK_ROWS
+                            : pl->groups == 1 && pl->x_pack.w % 4 == 0 && lsuv_texel_aligned(&src, LSUV_TEXEL_RGBA32F)
+                                ? PACK_INPUT_BLOCKS
+                                : PACK_INPUT;
+            st = tx_pack(ctx, mode, &src, n * pl->unit_floats, &dst, n * pl->unit_texels, n, pl->x_pack);
         }
     }
     for (uint64_t u0 = 0; st == LSUV_OK && u0 < pl->units; u0 += pl->unit_step)
