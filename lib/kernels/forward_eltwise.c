@@ -44,9 +44,9 @@ static uint32_t groups(const lsuv_context *ctx, uint64_t n)
 #define TX_GROUPS 64u /* a CPU device pays per workgroup: a few per core */
 static int use_texel_affine(const lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y, uint32_t spatial)
 {
-    return ctx->info.type == LSUV_DEVICE_CPU && ctx->texel_layout && spatial % 4 == 0 &&
-           spatial / 4 <= lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F) && lsuv_texel_aligned(x, LSUV_TEXEL_RGBA32F) &&
-           lsuv_texel_aligned(y, LSUV_TEXEL_RGBA32F);
+    return ctx->info.type == LSUV_DEVICE_CPU && spatial % 4 == 0 &&
+           lsuv_texel_fits(ctx, x, LSUV_TEXEL_RGBA32F, spatial / 4) &&
+           lsuv_texel_fits(ctx, y, LSUV_TEXEL_RGBA32F, spatial / 4);
 }
 
 static lsuv_status affine_texel(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y, uint64_t count,

@@ -594,8 +594,7 @@ lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at
     lsuv_push_address(p.y, y->address);
     /* the output through a texel view too where its rows are whole texel tiles */
     uint64_t ytexels = ((uint64_t)(rows - 1) * ldy + cols) / 4;
-    uint32_t txy = cols % 8 == 0 && ldy % 4 == 0 && lsuv_texel_aligned(y, LSUV_TEXEL_RGBA32F) &&
-                   ytexels <= lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F);
+    uint32_t txy = cols % 8 == 0 && ldy % 4 == 0 && lsuv_texel_fits(ctx, y, LSUV_TEXEL_RGBA32F, ytexels);
     if (txy) {
         if ((st = lsuv_texel_ref_get(ctx, y, LSUV_TEXEL_RGBA32F, ytexels, &refs[2])) != LSUV_OK)
             return st;

@@ -46,8 +46,8 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
     uint32_t N = (uint32_t)((uint64_t)B * S), mode, parts, len, items, gpc = 0;
     /* CPU devices read rows of whole texels through a texel view (MODE 3; len and N in
      * texels then) */
-    int texels = ctx->info.type == LSUV_DEVICE_CPU && ctx->texel_layout && S % 4 == 0 &&
-                 lsuv_texel_aligned(x, LSUV_TEXEL_RGBA32F) && total / 4 <= lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F);
+    int texels = ctx->info.type == LSUV_DEVICE_CPU && S % 4 == 0 &&
+                 lsuv_texel_fits(ctx, x, LSUV_TEXEL_RGBA32F, total / 4);
     if (texels) { /* an item per invocation: enough for a few per core, runs of 256+ texels */
         mode = 3;
         N /= 4;

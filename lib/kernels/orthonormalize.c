@@ -316,13 +316,6 @@ static void cpu_plan(const lsuv_context *ctx, ortho_plan *pl, uint64_t *part_ele
 /* ---- both */
 
 /* dst (rows x dst_ld) = src or its transpose, columns from cols on zero. */
-static lsuv_status copy(lsuv_context *ctx, const ortho_plan *pl, const lsuv_buffer *src,
-                        const lsuv_buffer *dst, uint32_t rows, uint32_t cols, uint32_t src_ld,
-                        uint32_t dst_ld, int transpose)
-{
-    return lsuv_k_copy_rows(ctx, pl->cpu, src, dst, rows, cols, src_ld, dst_ld, transpose);
-}
-
 lsuv_status lsuv_k_copy_rows(lsuv_context *ctx, int cpu, const lsuv_buffer *src, const lsuv_buffer *dst,
                              uint32_t rows, uint32_t cols, uint32_t src_ld, uint32_t dst_ld, int transpose)
 {
@@ -392,13 +385,13 @@ static lsuv_status record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows
         (pl.texel && (st = lsuv_scratch(ctx, (uint64_t)pl.n * CPU_PANEL * 4, &pl.ct)) != LSUV_OK))
         return st;
 
-    if (copied && (st = copy(ctx, &pl, a, &pl.v, pl.n, pl.m, cols, pl.ld, columns)) != LSUV_OK)
+    if (copied && (st = lsuv_k_copy_rows(ctx, pl.cpu, a, &pl.v, pl.n, pl.m, cols, pl.ld, columns)) != LSUV_OK)
         return st;
     st = panels(ctx, &pl);
     if (st != LSUV_OK)
         return st;
     if (copied)
-        st = copy(ctx, &pl, &pl.v, a, rows, cols, pl.ld, cols, columns);
+        st = lsuv_k_copy_rows(ctx, pl.cpu, &pl.v, a, rows, cols, pl.ld, cols, columns);
     return st;
 }
 

@@ -28,8 +28,8 @@ typedef struct haar_plan {
 
 int lsuv_k_haar_supported(const lsuv_context *ctx, uint32_t rows, uint32_t cols)
 {
-    if (!ctx || !lsuv_k_mgs_cpu_set(ctx) || ctx->tuning.mgs_kernel == LSUV_MGS_CPU ||
-        ctx->tuning.mgs_kernel == LSUV_MGS_GPU || rows == 0 || cols == 0)
+    /* LSUV_MGS_KERNEL=gpu: no CPU set at all; =cpu: that set's own kernels, MGS */
+    if (!ctx || !lsuv_k_mgs_cpu_set(ctx) || ctx->tuning.mgs_kernel == LSUV_MGS_CPU || rows == 0 || cols == 0)
         return 0;
     uint64_t n = rows < cols ? rows : cols, m = rows < cols ? cols : rows;
     uint64_t ld = lsuv_round_up(m, ROW_PAD);
@@ -83,8 +83,9 @@ static lsuv_status haar_record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t
     /* rows as they are (no transpose, no padding): byte copies, else the copy kernel */
     int plain = !columns && h.ld == h.m;
     lsuv_buffer whole = lsuv_buffer_slice(a, 0, mat);
-    if ((st = plain ? lsuv_buffer_copy(ctx, &whole, &h.vt) : lsuv_k_copy_rows(ctx, 1, a, &h.vt, h.n, h.m, cols, h.ld, columns)) !=
-        LSUV_OK)
+    st = plain ? lsuv_buffer_copy(ctx, &whole, &h.vt)
+               : lsuv_k_copy_rows(ctx, 1, a, &h.vt, h.n, h.m, cols, h.ld, columns);
+    if (st != LSUV_OK)
         return st;
     lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
     if ((st = lsuv_texel_ref_get(ctx, &h.vt, LSUV_TEXEL_RGBA32F, mat / 16, &refs[0])) != LSUV_OK ||
@@ -105,7 +106,8 @@ static lsuv_status haar_record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t
         if (k0 == 0)
             break;
     }
-    return plain ? lsuv_buffer_copy(ctx, &h.qt, &whole) : lsuv_k_copy_rows(ctx, 1, &h.qt, a, rows, cols, h.ld, cols, columns);
+    return plain ? lsuv_buffer_copy(ctx, &h.qt, &whole)
+                 : lsuv_k_copy_rows(ctx, 1, &h.qt, a, rows, cols, h.ld, cols, columns);
 }
 
 lsuv_status lsuv_k_orthogonal_from_gaussian(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows, uint32_t cols)

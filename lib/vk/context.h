@@ -247,6 +247,9 @@ void lsuv_texel_forget_views(lsuv_context *ctx);
 uint64_t lsuv_texel_span(const lsuv_context *ctx, lsuv_texel_format f);
 /* Whether buf's first byte starts a texel of format f (16-byte aligned for rgba32f). */
 int lsuv_texel_aligned(const lsuv_buffer *buf, lsuv_texel_format f);
+/* Whether `texels` texels of format f from buf's first byte can be read through one view:
+ * the context has texel views, buf starts on a texel, and they fit one view's span. */
+int lsuv_texel_fits(const lsuv_context *ctx, const lsuv_buffer *buf, lsuv_texel_format f, uint64_t texels);
 /* The view holding `texels` texels of format f from buf's first byte. */
 lsuv_status lsuv_texel_ref_get(lsuv_context *ctx, const lsuv_buffer *buf, lsuv_texel_format f,
                                uint64_t texels, lsuv_texel_ref *out);

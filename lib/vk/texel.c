@@ -101,12 +101,9 @@ void lsuv_texel_forget_views(lsuv_context *ctx)
 void lsuv_texel_destroy(lsuv_context *ctx)
 {
     struct lsuv_texel_state *t = ctx->texel;
-    if (ctx->device && t) {
-        for (int i = 0; i < t->view_count; i++)
-            ctx->vk.vkDestroyBufferView(ctx->device, t->views[i].view, NULL);
-        if (t->pool) /* frees its sets */
-            ctx->vk.vkDestroyDescriptorPool(ctx->device, t->pool, NULL);
-    }
+    lsuv_texel_forget_views(ctx);
+    if (ctx->device && t && t->pool)
+        ctx->vk.vkDestroyDescriptorPool(ctx->device, t->pool, NULL);
     if (ctx->device && ctx->texel_layout)
         ctx->vk.vkDestroyDescriptorSetLayout(ctx->device, ctx->texel_layout, NULL);
     ctx->texel_layout = VK_NULL_HANDLE;
@@ -138,6 +135,11 @@ uint64_t lsuv_texel_span(const lsuv_context *ctx, lsuv_texel_format f)
 int lsuv_texel_aligned(const lsuv_buffer *buf, lsuv_texel_format f)
 {
     return buf && buf->vk && buf->offset % texel_bytes[f] == 0;
+}
+
+int lsuv_texel_fits(const lsuv_context *ctx, const lsuv_buffer *buf, lsuv_texel_format f, uint64_t texels)
+{
+    return ctx->texel && ctx->texel_layout && lsuv_texel_aligned(buf, f) && texels <= lsuv_texel_span(ctx, f);
 }
 
 static lsuv_status view_get(lsuv_context *ctx, VkBuffer buffer, lsuv_texel_format f, uint64_t first,
