@@ -567,6 +567,19 @@ Test(orthonormalize, haar_off_with_a_forced_kernel_set)
     lsuv_context_destroy(ctx);
 }
 
+/* A buffer smaller than the matrix, or none, is refused before anything is recorded. */
+Test(orthonormalize, haar_rejects_bad_arguments)
+{
+    lsuv_context *ctx = test_context();
+    lsuv_buffer b = test_alloc_poisoned(ctx, 63);
+    cr_assert_eq(lsuv_k_orthogonal_from_gaussian(ctx, &b, 8, 8), LSUV_ERROR_INVALID_ARGUMENT);
+    cr_assert(strstr(lsuv_context_last_error(ctx), "8 x 8"), "%s", lsuv_context_last_error(ctx));
+    cr_assert_eq(lsuv_k_orthogonal_from_gaussian(ctx, NULL, 8, 8), LSUV_ERROR_INVALID_ARGUMENT);
+    cr_assert_eq(lsuv_k_orthogonal_from_gaussian(ctx, &b, 0, 8), LSUV_ERROR_INVALID_ARGUMENT);
+    lsuv_buffer_free(ctx, &b);
+    lsuv_context_destroy(ctx);
+}
+
 Test(orthonormalize, rejects_bad_arguments)
 {
     lsuv_context *ctx = test_context();
