@@ -33,6 +33,10 @@ layout(push_constant) uniform P {
     uint ohw, ow, wp, gt, sh, sw; // conv geometry (dense: ohw = ow = 1)
     uint ybs, ycs;             // output floats per image and per column
     uint wst;                  // weight texels from column to column (0: r * s * t)
+    // a batch of products, one per workgroup row z (the blocks of the Householder
+    // construction, random_orthogonal.c): operand z starts d_bat / w_bat texels and its
+    // output y_bat floats further than operand z - 1, with t_bat texels fewer per step
+    uint d_bat, w_bat, y_bat, t_bat;
 } p;
 
 void main()
@@ -41,7 +45,9 @@ void main()
     uint rtiles = (p.rows + TR - 1) / TR, ctiles = (p.cols + TC - 1) / TC;
     uint total = rtiles * ctiles * p.groups;
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-    uint wcol = p.wst != 0 ? p.wst : p.r * p.s * p.t;  // weight texels per output column
+    uint z = gl_WorkGroupID.y, t = p.t - z * p.t_bat;
+    uint d0 = p.d0 + z * p.d_bat, w0 = p.w0 + z * p.w_bat, y0 = z * p.y_bat;
+    uint wcol = p.wst != 0 ? p.wst : p.r * p.s * t;  // weight texels per output column
     for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
         uint rt = i % rtiles, rest = i / rtiles;
         uint ct = rest % ctiles, g = rest / ctiles;
@@ -49,11 +55,11 @@ void main()
         for (uint a = 0; a < TR; a++) {
             uint m = min(rt * TR + a, p.rows - 1);  // tails recompute the last row
             uint b = m / p.ohw, q = m % p.ohw;
-            da[a] = int(p.d0 + b * p.d_img + ((q / p.ow) * p.sh * p.wp + (q % p.ow) * p.sw) * p.gt + g * p.t);
+            da[a] = int(d0 + b * p.d_img + ((q / p.ow) * p.sh * p.wp + (q % p.ow) * p.sw) * p.gt + g * t);
         }
         for (uint b = 0; b < TC; b++) {
             uint c = min(ct * TC + b, p.cols - 1);
-            wa[b] = int(p.w0 + (g * p.cols + c) * wcol);
+            wa[b] = int(w0 + (g * p.cols + c) * wcol);
         }
         float acc[TR][TC];
         for (uint a = 0; a < TR; a++)
@@ -63,7 +69,7 @@ void main()
         for (uint kr = 0; kr < p.r; kr++)
             for (uint ks = 0; ks < p.s; ks++) {
                 int dof = int(kr * p.d_kr + ks * p.d_ks);
-                for (uint k4 = 0; k4 < p.t; k4++, dof++, wo++) {
+                for (uint k4 = 0; k4 < t; k4++, dof++, wo++) {
                     vec4 dv[TR], wv[TC];
                     for (uint a = 0; a < TR; a++)
                         dv[a] = imageLoad(D, da[a] + dof);
@@ -83,7 +89,7 @@ void main()
             uint m = rt * TR + a;
             if (m >= p.rows)
                 break;
-            uint base = m / p.ohw * p.ybs + m % p.ohw;
+            uint base = y0 + m / p.ohw * p.ybs + m % p.ohw;
             for (uint b = 0; b < TC; b++) {
                 uint c = ct * TC + b;
                 if (c < p.cols) {

@@ -32,17 +32,22 @@ layout(push_constant) uniform P {
     float alpha;     // out = alpha * product (+ bias) (+ out, when accumulate)
     uint accumulate;
     uint y0;         // TXY: the output's first texel in YT
+    // a batch of products, one per workgroup row z (random_orthogonal.c): operand z starts
+    // d_bat / w_bat texels, its output y_bat texels (TXY) further than those of z - 1, and
+    // has c_bat columns fewer
+    uint d_bat, w_bat, y_bat, c_bat;
 } p;
 
 void main()
 {
     Floats Y = Floats(p.y), B = Floats(p.bias);
-    uint rtiles = (p.rows + 7) / 8, ctiles = (p.cols + 7) / 8; // within ldd, ldw: padded
+    uint z = gl_WorkGroupID.y, cols = p.cols - z * p.c_bat;
+    uint rtiles = (p.rows + 7) / 8, ctiles = (cols + 7) / 8; // within ldd, ldw: padded
     uint total = rtiles * ctiles;
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
         uint rt = i % rtiles, ct = i / rtiles;
-        int da = int(p.d0 + rt * 2), wa = int(p.w0 + ct * 2);
+        int da = int(p.d0 + z * p.d_bat + rt * 2), wa = int(p.w0 + z * p.w_bat + ct * 2);
         float acc[8][8];
         for (uint a = 0; a < 8; a++)
             for (uint b = 0; b < 8; b++)
@@ -61,7 +66,7 @@ void main()
                 uint m = rt * 8 + a;
                 if (m >= p.rows)
                     break;
-                int at = int(p.y0 + m * (p.ldy / 4) + ct * 2);
+                int at = int(p.y0 + z * p.y_bat + m * (p.ldy / 4) + ct * 2);
                 vec4 o0 = p.alpha * vec4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]);
                 vec4 o1 = p.alpha * vec4(acc[a][4], acc[a][5], acc[a][6], acc[a][7]);
                 if (p.accumulate != 0) {
@@ -79,7 +84,7 @@ void main()
                 break;
             for (uint b = 0; b < 8; b++) {
                 uint c = ct * 8 + b;
-                if (c < p.cols) {
+                if (c < cols) {
                     float v = p.alpha * acc[a][b] + (p.has_bias != 0 ? B.v[c] : 0.0);
                     Y.v[m * p.ldy + c] = p.accumulate != 0 ? Y.v[m * p.ldy + c] + v : v;
                 }

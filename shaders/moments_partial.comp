@@ -26,6 +26,7 @@
 //    layers); the spatial columns of a channel are merged in shared memory.
 //  MODE 2: see partial_contiguous.
 //  MODE 3: see partial_texels (CPU devices).
+//  MODE 4: see partial_floats (CPU devices).
 layout(local_size_x = WF_SIZE) in;
 layout(constant_id = 0) const uint MODE = 0u;
 layout(push_constant) uniform P {
@@ -35,6 +36,7 @@ layout(push_constant) uniform P {
     uint x0;       // MODE 3: x's first texel in the view bound to XT
 } p;
 layout(set = 0, binding = 0, rgba32f) uniform readonly imageBuffer XT;
+layout(set = 0, binding = 1, r32f) uniform readonly imageBuffer XS; // MODE 4: x, float by float
 
 void write_result(uint c, uint piece, Welford r, float pilot)
 {
@@ -197,6 +199,43 @@ void partial_texels()
     }
 }
 
+// MODE 4 (CPU devices, rows that are not whole texels: dense layers, 7x7 maps): MODE 3's
+// items, read float by float through an r32f view (one 4-byte load per lane), walking
+// the channel's values image by image with a carry instead of a division per value.
+void partial_floats()
+{
+    uint S = p.spatial, CS = p.rowstride;
+    for (uint w = gl_GlobalInvocationID.x; w < p.items; w += gl_NumWorkGroups.x * WF_SIZE) {
+        uint c = w / p.parts, piece = w - c * p.parts;
+        uint e = piece * p.len, e1 = min(e + p.len, p.per_channel);
+        float pilot = imageLoad(XS, int(p.x0 + c * S)).x;
+        uint n = e / S, s = e - n * S;
+        uint at = p.x0 + n * CS + c * S + s;
+        Welford st = WELFORD_EMPTY;
+        for (; e + 7u < e1; e += 8u) {
+            float v[8];
+            for (uint k = 0u; k < 8u; k++) {
+                v[k] = imageLoad(XS, int(at)).x - pilot;
+                at++;
+                if (++s == S) { // the next image's values of this channel
+                    s = 0u;
+                    at += CS - S;
+                }
+            }
+            st = welford_push8(st, v);
+        }
+        for (; e < e1; e++) {
+            st = welford_push(st, imageLoad(XS, int(at)).x - pilot);
+            at++;
+            if (++s == S) {
+                s = 0u;
+                at += CS - S;
+            }
+        }
+        write_result(c, piece, st, pilot);
+    }
+}
+
 void main()
 {
     if (MODE == 0u)
@@ -205,6 +244,8 @@ void main()
         partial_columns();
     else if (MODE == 2u)
         partial_contiguous();
-    else
+    else if (MODE == 3u)
         partial_texels();
+    else
+        partial_floats();
 }

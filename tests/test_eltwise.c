@@ -186,8 +186,11 @@ static void affine_on_slices(lsuv_context *ctx, test_rng *r, size_t batch, size_
 }
 
 /* On CPU devices rows of whole texels go through affine_act_tx.comp, in chunks of whole
- * rows that fit one texel view (lowered here to 4096 texels: chunks of 2048); buffers
- * that do not start on a texel, and rows over a view, take affine_act.comp. */
+ * rows that fit one texel view (lowered here to 4096 texels: chunks of 2048); so do other
+ * rows (split: a channel per component) where the tensor is whole texels and rows are one
+ * float with channels % 4 == 0 or at least 4 floats, in chunks of a multiple of 4 rows;
+ * buffers that do not start on a texel, rows over a view and the rest take
+ * affine_act.comp. */
 Test(eltwise, affine_act_texel_form_chunks_and_fallbacks)
 {
     lsuv_context *ctx = test_context();
@@ -200,7 +203,14 @@ Test(eltwise, affine_act_texel_form_chunks_and_fallbacks)
         {7, 9, 4 * 100, 0, 4, 0},    /* 63 rows of 100 texels, 20 rows per chunk */
         {7, 9, 4 * 100, 1, 0, 1},    /* 4 bytes into the buffers */
         {2, 3, 4 * 3000, 0, 0, 1},   /* a row of 3000 texels is over a view */
-        {5, 3, 7, 0, 0, 1},          /* rows of 7 floats are not whole texels */
+        {5, 3, 7, 0, 0, 1},          /* rows of 7 floats, 105 floats: not whole texels */
+        {8, 12, 1, 0, 1, 0},         /* dense: 12 channels of one float, split */
+        {1024, 12, 1, 0, 2, 0},      /* 12288 rows, 8192 per chunk: the second starts at channel 8 */
+        {4, 6, 1, 0, 0, 1},          /* dense with 6 channels: a texel would span two samples */
+        {4, 5, 49, 0, 1, 0},         /* 7x7 maps, 980 floats: split */
+        {64, 9, 49, 0, 4, 0},        /* 576 rows of 49, 164 rows per chunk */
+        {4, 5, 49, 1, 0, 1},         /* 4 bytes into the buffers */
+        {4, 5, 3, 0, 0, 1},          /* rows of 3 floats: a texel could span three rows */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint64_t texel, plain;
@@ -212,6 +222,34 @@ Test(eltwise, affine_act_texel_form_chunks_and_fallbacks)
                   (unsigned long long)plain, (unsigned long long)cases[i].texel,
                   (unsigned long long)cases[i].plain);
     }
+    lsuv_context_destroy(ctx);
+}
+
+/* The split texel form (a channel per component) with every activation, scale, shift and
+ * PReLU slopes, in place and not: dense rows (spatial 1) and rows of 13 and 49 floats. */
+Test(eltwise, affine_act_split_texel_form_every_activation)
+{
+    lsuv_context *ctx = test_context();
+    cr_assert_eq(ctx->info.type, LSUV_DEVICE_CPU, "this test expects lavapipe");
+    ctx->profiling = 1;
+    test_rng r = {4242};
+    static const struct { size_t batch; int channels; size_t spatial; } shapes[] = {{4, 8, 1}, {4, 3, 13}, {3, 4, 49}};
+    uint64_t before = ctx->shader_dispatches[LSUV_SHADER_AFFINE_ACT_TX];
+    int cases = 0;
+    for (int act = 0; act <= LSUV_K_ACT_SILU; act++)
+        for (int combo = 0; combo < 4; combo++) {
+            affine_case k = {.batch = shapes[(act + combo) % 3].batch, .channels = shapes[(act + combo) % 3].channels,
+                             .spatial = shapes[(act + combo) % 3].spatial, .alpha = (combo & 1) ? 0.75f : 1.0f,
+                             .param = act == LSUV_K_ACT_LEAKY ? 0.2f : act == LSUV_K_ACT_ELU ? 0.3f : 0.0f,
+                             .act = act, .use_scale = combo & 1, .use_shift = (combo >> 1) & 1,
+                             .in_place = combo == 1 || combo == 2, .data_std = 2.0};
+            double err = run_affine(ctx, &r, &k);
+            cr_expect_leq(err, TOL, "%s scale %d shift %d in_place %d (%zu x %d x %zu): rel err %.3g",
+                          act_name[act], k.use_scale, k.use_shift, k.in_place, k.batch, k.channels, k.spatial, err);
+            cases++;
+        }
+    cr_expect_eq(ctx->shader_dispatches[LSUV_SHADER_AFFINE_ACT_TX] - before, (uint64_t)cases,
+                 "every case should take the texel form");
     lsuv_context_destroy(ctx);
 }
 

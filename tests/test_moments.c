@@ -216,26 +216,48 @@ Test(moments, gpu_paths_per_channel_and_whole)
     lsuv_context_destroy(ctx);
 }
 
-/* CPU devices read rows of whole texels through a texel view, one item per invocation;
- * a tensor over one view (the limit lowered here) goes the other way. */
-Test(moments, texel_reads_and_over_one_view)
+/* Each shape at full and at a lowered texel-view limit (`lowered` texels), through
+ * lsuv_k_moments and lsuv_moments_now in turn; shifted: also 4 bytes into a buffer. */
+static void view_shapes(const uint32_t (*shapes)[3], size_t count, uint64_t lowered, int shifted, uint64_t seed)
 {
     lsuv_context *ctx = test_context();
     cr_assert_eq(ctx->info.type, LSUV_DEVICE_CPU, "this test expects lavapipe");
-    test_rng r = {55};
-    static const uint32_t shapes[][3] = {{3, 5, 4}, {7, 3, 12 * 12}, {32, 64, 28 * 28}, {2, 1000, 8}, {1, 1, 4096}};
-    for (int lowered = 0; lowered < 2; lowered++) {
-        ctx->tuning.texel_max = lowered ? 1024 : 0; /* 1024: operands of 512 texels at most */
-        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    test_rng r = {seed};
+    for (int low = 0; low < 2; low++) {
+        ctx->tuning.texel_max = low ? lowered : 0;
+        for (size_t i = 0; i < count; i++) {
             uint32_t b = shapes[i][0], c = shapes[i][1], sp = shapes[i][2];
             float *x = channel_data(&r, b, c, sp, 1e3, 1e-2);
             char what[96];
-            snprintf(what, sizeof what, "%ux%ux%u%s", b, c, sp, lowered ? " over one view" : "");
+            snprintf(what, sizeof what, "%ux%ux%u%s", b, c, sp, low ? " over one view" : "");
             run_case(ctx, x, b, c, sp, (int)(i % 2), what);
+            if (shifted) {
+                snprintf(what, sizeof what, "%ux%ux%u%s, 4 bytes in", b, c, sp, low ? " over one view" : "");
+                run_case_at(ctx, x, b, c, sp, 0, 1, what);
+            }
             free(x);
         }
     }
     lsuv_context_destroy(ctx);
+}
+
+/* CPU devices read rows of whole texels through a texel view, one item per invocation;
+ * a tensor over one view (the limit lowered here) goes the other way. */
+Test(moments, texel_reads_and_over_one_view)
+{
+    static const uint32_t shapes[][3] = {{3, 5, 4}, {7, 3, 12 * 12}, {32, 64, 28 * 28}, {2, 1000, 8}, {1, 1, 4096}};
+    view_shapes(shapes, sizeof shapes / sizeof shapes[0], 1024 /* operands of 512 texels at most */, 0, 55);
+}
+
+/* Rows that are not whole texels (dense layers, 7x7 maps, odd sizes) are read float by
+ * float through an r32f view on CPU devices (MODE 4), with the same pilot shift: a mean
+ * of 1e3 and a deviation of 1e-2 must still come out right, also from a tensor 4 bytes
+ * into its buffer (an r32f view starts on any float); over one view (lowered) they go
+ * the device-address way. */
+Test(moments, float_view_reads_and_over_one_view)
+{
+    static const uint32_t shapes[][3] = {{32, 1024, 1}, {8, 512, 49}, {5, 7, 1}, {3, 3, 13}, {17, 2, 3}, {1, 9, 7}};
+    view_shapes(shapes, sizeof shapes / sizeof shapes[0], 64, 1, 56);
 }
 
 /* Devices without subgroup shuffles take the shared-memory-only variant. */

@@ -38,39 +38,51 @@ static uint32_t groups(const lsuv_context *ctx, uint64_t n)
 
 /* ---------------------------------------------------------------- affine + activation */
 
-/* CPU devices take affine_act_tx.comp (texel-buffer reads and writes) where rows are whole
- * texels, both tensors start on one and a row fits a view. */
+/* CPU devices take affine_act_tx.comp (texel-buffer reads and writes) where both tensors
+ * start on a texel and fit a view: by rows where rows are whole texels (a channel per
+ * texel), else split (a channel per component: spatial 1 with channels % 4 == 0, or
+ * spatial >= 4, over whole texels). */
 #define TX_WG 64u
 #define TX_GROUPS 64u /* a CPU device pays per workgroup: a few per core */
-static int use_texel_affine(const lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y, uint32_t spatial)
+typedef enum { TX_NONE, TX_ROWS, TX_SPLIT } tx_affine;
+static tx_affine texel_affine(const lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y, uint64_t count,
+                              uint32_t channels, uint32_t spatial)
 {
-    return ctx->info.type == LSUV_DEVICE_CPU && spatial % 4 == 0 &&
-           lsuv_texel_fits(ctx, x, LSUV_TEXEL_RGBA32F, spatial / 4) &&
-           lsuv_texel_fits(ctx, y, LSUV_TEXEL_RGBA32F, spatial / 4);
+    if (ctx->info.type != LSUV_DEVICE_CPU)
+        return TX_NONE;
+    int rows = spatial % 4 == 0;
+    if (!rows && (count % 4 || (spatial == 1 ? channels % 4 : spatial < 4)))
+        return TX_NONE;
+    uint64_t texels = rows ? spatial / 4 : spatial; /* split: a chunk of 4 rows must fit */
+    return lsuv_texel_fits(ctx, x, LSUV_TEXEL_RGBA32F, texels) && lsuv_texel_fits(ctx, y, LSUV_TEXEL_RGBA32F, texels)
+               ? (rows ? TX_ROWS : TX_SPLIT)
+               : TX_NONE;
 }
 
-static lsuv_status affine_texel(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *y, uint64_t count,
-                                uint32_t channels, uint32_t spatial, float alpha, const lsuv_buffer *scale,
-                                const lsuv_buffer *shift, lsuv_act_kind act, float param, float param2,
-                                const lsuv_buffer *slopes)
+static lsuv_status affine_texel(lsuv_context *ctx, tx_affine form, const lsuv_buffer *x, const lsuv_buffer *y,
+                                uint64_t count, uint32_t channels, uint32_t spatial, float alpha,
+                                const lsuv_buffer *scale, const lsuv_buffer *shift, lsuv_act_kind act, float param,
+                                float param2, const lsuv_buffer *slopes)
 {
-    int has_scale = scale && scale->address, has_shift = shift && shift->address;
-    uint32_t s4 = spatial / 4;
-    uint32_t spec[3] = {(uint32_t)act, has_scale ? 1u : 0u, has_shift ? 1u : 0u};
+    int has_scale = scale && scale->address, has_shift = shift && shift->address, split = form == TX_SPLIT;
+    uint32_t spec[4] = {(uint32_t)act, has_scale ? 1u : 0u, has_shift ? 1u : 0u, split ? 1u : 0u};
     struct {
         uint32_t scale[2], shift[2], slopes[2];
         uint32_t n, s4, channels, c0, x0, y0;
         float alpha, param, param2;
-    } push = {.s4 = s4, .channels = channels, .alpha = alpha, .param = param, .param2 = param2};
+    } push = {.s4 = split ? spatial : spatial / 4, .channels = channels, .alpha = alpha, .param = param,
+              .param2 = param2};
     LSUV_PUSH_FITS(push);
     lsuv_push_address(push.scale, has_scale ? scale->address : 0);
     lsuv_push_address(push.shift, has_shift ? shift->address : 0);
     lsuv_push_address(push.slopes, act == LSUV_K_ACT_PRELU ? slopes->address : 0);
     uint64_t total_rows = count / spatial, span = lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F);
-    uint64_t step = span / s4; /* rows per chunk: one view each */
+    /* rows per chunk, one view each: whole rows (c0 below); split, a multiple of 4 rows so
+     * that every chunk starts on a texel (and, spatial 1, on a channel multiple of 4) */
+    uint64_t step = split ? span * 4 / spatial / 4 * 4 : span / (spatial / 4);
     const uint32_t *lim = ctx->info.max_workgroup_count;
-    for (uint64_t r0 = 0; r0 < total_rows; r0 += step) { /* whole rows per chunk: c0 below */
-        uint64_t nr = total_rows - r0 < step ? total_rows - r0 : step, texels = nr * s4;
+    for (uint64_t r0 = 0; r0 < total_rows; r0 += step) {
+        uint64_t nr = total_rows - r0 < step ? total_rows - r0 : step, texels = nr * spatial / 4;
         lsuv_buffer xs = lsuv_buffer_slice(x, r0 * spatial * 4, texels * 16);
         lsuv_buffer ys = lsuv_buffer_slice(y, r0 * spatial * 4, texels * 16);
         lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
@@ -86,7 +98,7 @@ static lsuv_status affine_texel(lsuv_context *ctx, const lsuv_buffer *x, const l
         uint64_t g = lsuv_ceil_div(texels, TX_WG);
         uint32_t gx = (uint32_t)(g < TX_GROUPS ? g : TX_GROUPS); /* the shader splits the texels */
         lsuv_dispatch_work(ctx, 0, (double)texels * 32); /* bench --profile: bytes read and written */
-        st = lsuv_texel_dispatch(ctx, LSUV_SHADER_AFFINE_ACT_TX, spec, 3, refs, &push, sizeof push,
+        st = lsuv_texel_dispatch(ctx, LSUV_SHADER_AFFINE_ACT_TX, spec, 4, refs, &push, sizeof push,
                                  gx < lim[0] ? gx : lim[0], 1, 1);
         if (st != LSUV_OK)
             return st;
@@ -141,8 +153,10 @@ lsuv_status lsuv_k_affine_act2(lsuv_context *ctx, const lsuv_buffer *x, const ls
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "affine_act: x and y overlap without being the same (in place is fine)");
 
-    if (use_texel_affine(ctx, x, y, spatial))
-        return affine_texel(ctx, x, y, count, channels, spatial, alpha, scale, shift, act, param, param2, slopes);
+    tx_affine form = texel_affine(ctx, x, y, count, channels, spatial);
+    if (form != TX_NONE)
+        return affine_texel(ctx, form, x, y, count, channels, spatial, alpha, scale, shift, act, param, param2,
+                            slopes);
     int per_channel = has_scale || has_shift || act == LSUV_K_ACT_PRELU;
     /* Long rows: a workgroup row per (sample, channel) loads that channel's parameters once.
      * Otherwise (dense layers, small images) a flat loop tracks the channel per element. */

@@ -94,6 +94,7 @@ static lsuv_status record_gemm(lsuv_context *ctx, gemm_push *push, int conv, uin
 
 /* ---- the texel kernel (CPU devices; vk/texel.c says why) */
 
+
 /* Push constants of gemm_tx.comp and pack_tx.comp. */
 typedef struct tx_push {
     uint32_t y[2], bias[2];
@@ -103,6 +104,7 @@ typedef struct tx_push {
     uint32_t ohw, ow, wp, gt, sh, sw;
     uint32_t ybs, ycs;
     uint32_t wst;
+    uint32_t d_bat, w_bat, y_bat, t_bat; /* batches (workgroup rows): lsuv_k_texel_gram_diag */
 } tx_push;
 LSUV_PUSH_FITS(tx_push);
 typedef struct pack_push {
@@ -262,6 +264,7 @@ typedef struct txk_push {
     float alpha;
     uint32_t accumulate;
     uint32_t y0;
+    uint32_t d_bat, w_bat, y_bat, c_bat; /* batches (workgroup rows): lsuv_k_texel_gemm_tn_diag */
 } txk_push;
 LSUV_PUSH_FITS(txk_push);
 
@@ -604,4 +607,63 @@ lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at
     lsuv_dispatch_work(ctx, 2.0 * rows * cols * k, 0);
     return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, &txy, 1, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
+}
+
+/* The diagonal-block batches (kernels.h): one dispatch, product z in workgroup row z. */
+lsuv_status lsuv_k_texel_gram_diag(lsuv_context *ctx, const lsuv_buffer *v, uint32_t block, uint32_t count,
+                                   uint32_t k, uint32_t ld, const lsuv_buffer *c)
+{
+    uint64_t last = (uint64_t)(count - 1) * block; /* the last block's first row and column */
+    if (!block || block % 8 || !count || ld % 4 || k % 4 || k > ld || last >= k ||
+        !fits(v, (last + block - 1) * ld + k) || !fits(c, (uint64_t)count * block * block) ||
+        count > ctx->info.max_workgroup_count[1])
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "texel Gram blocks: %u blocks of %u rows of %u floats (stride %u) do not fit", count, block,
+                         k, ld);
+    uint32_t st4 = ld / 4;
+    lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
+    lsuv_status st = lsuv_texel_ref_get(ctx, v, LSUV_TEXEL_RGBA32F, (last + block - 1) * st4 + k / 4, &refs[0]);
+    if (st != LSUV_OK)
+        return st;
+    refs[1] = refs[0];
+    /* block z: rows z*block.. of v from column z*block, k - z*block floats deep */
+    tx_push p = {.rows = block, .cols = block, .groups = 1, .d0 = refs[0].first, .w0 = refs[0].first, .t = k / 4,
+                 .r = 1, .s = 1, .d_img = st4, .ohw = 1, .ow = 1, .ybs = block, .ycs = 1, .wst = st4,
+                 .d_bat = block * st4 + block / 4, .w_bat = block * st4 + block / 4, .y_bat = block * block,
+                 .t_bat = block / 4};
+    lsuv_push_address(p.y, c->address);
+    uint32_t spec[2] = {4, 4}; /* small outputs: 4 x 4 tiles give a CPU device's cores more to share */
+    uint64_t tiles = (uint64_t)(block / 4) * (block / 4);
+    lsuv_dispatch_work(ctx, 2.0 * block * block * ((double)count * k - (double)block * count * (count - 1) / 2), 0);
+    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 2, refs, &p, sizeof p,
+                               capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), count, 1);
+}
+
+lsuv_status lsuv_k_texel_gemm_tn_diag(lsuv_context *ctx, const lsuv_buffer *at, uint32_t block, uint32_t count,
+                                      const lsuv_buffer *b, uint32_t ld, const lsuv_buffer *y)
+{
+    uint64_t last = (uint64_t)(count - 1) * block;
+    if (!block || block % 8 || !count || ld % 8 || last >= ld || !fits(at, (uint64_t)count * block * block) ||
+        !fits(b, (last + block) * ld) || !fits(y, (last + block) * ld) || count > ctx->info.max_workgroup_count[1])
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
+                         "texel block products: %u blocks of %u rows of %u floats do not fit", count, block, ld);
+    uint64_t texels = (last + block) * ld / 4;
+    lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
+    lsuv_status st = lsuv_texel_ref_get(ctx, at, LSUV_TEXEL_RGBA32F, (uint64_t)count * block * block / 4, &refs[0]);
+    if (st == LSUV_OK)
+        st = lsuv_texel_ref_get(ctx, b, LSUV_TEXEL_RGBA32F, texels, &refs[1]);
+    if (st == LSUV_OK)
+        st = lsuv_texel_ref_get(ctx, y, LSUV_TEXEL_RGBA32F, texels, &refs[2]);
+    if (st != LSUV_OK)
+        return st;
+    /* block z: y rows z*block.. from column z*block = at_z^T (b's rows z*block.. from there) */
+    uint32_t diag = block * (ld / 4) + block / 4; /* texels from one block's corner to the next */
+    txk_push p = {.rows = block, .cols = ld, .k = block, .d0 = refs[0].first, .w0 = refs[1].first,
+                  .ldd = block / 4, .ldw = ld / 4, .ldy = ld, .alpha = 1.0f, .y0 = refs[2].first,
+                  .d_bat = block * block / 4, .w_bat = diag, .y_bat = diag, .c_bat = block};
+    uint32_t txy = 1;
+    uint64_t tiles = (uint64_t)(block / 8) * (ld / 8);
+    lsuv_dispatch_work(ctx, 2.0 * block * block * ((double)count * ld - (double)block * count * (count - 1) / 2), 0);
+    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, &txy, 1, refs, &p, sizeof p,
+                               capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), count, 1);
 }

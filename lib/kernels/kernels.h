@@ -53,6 +53,19 @@ lsuv_status lsuv_k_texel_gemm_nt(lsuv_context *ctx, const lsuv_buffer *a, uint32
 lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at, uint32_t ldat,
                                         const lsuv_buffer *b, uint32_t ldb, uint32_t k, const lsuv_buffer *y,
                                         uint32_t ldy, uint32_t rows, uint32_t cols, float alpha);
+/* The same products over the diagonal blocks of one matrix, each batch in one dispatch
+ * (the blocks of reflectors in random_orthogonal.c). Block z (z < count) of a matrix of
+ * rows ld floats apart is its rows z*block .. z*block + block - 1 from column z*block on;
+ * block % 8 == 0, and the matrices hold count * block rows.
+ *   gram_diag:    c_z = V_z V_z^T over the first k - z*block of those columns (block x block,
+ *                 c_z at z * block^2 floats, rows block floats apart)
+ *   gemm_tn_diag: block z of y = at_z^T (block z of b), at_z block x block at z * block^2
+ *                 floats (rows block apart); y's blocks hold what the product gives, its
+ *                 other elements are not written */
+lsuv_status lsuv_k_texel_gram_diag(lsuv_context *ctx, const lsuv_buffer *v, uint32_t block, uint32_t count,
+                                   uint32_t k, uint32_t ld, const lsuv_buffer *c);
+lsuv_status lsuv_k_texel_gemm_tn_diag(lsuv_context *ctx, const lsuv_buffer *at, uint32_t block, uint32_t count,
+                                      const lsuv_buffer *b, uint32_t ld, const lsuv_buffer *y);
 
 /* ---- forward (forward.c, shaders/gemm.comp, conv2d.comp, ...) */
 /* y[n][o] = sum_i x[n][i] * w[o][i] (+ bias[o] when bias != NULL) */

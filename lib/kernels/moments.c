@@ -46,11 +46,14 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
     uint32_t N = (uint32_t)((uint64_t)B * S), mode, parts, len, items, gpc = 0;
     /* CPU devices read rows of whole texels through a texel view (MODE 3; len and N in
      * texels then) */
-    int texels = ctx->info.type == LSUV_DEVICE_CPU && S % 4 == 0 &&
-                 lsuv_texel_fits(ctx, x, LSUV_TEXEL_RGBA32F, total / 4);
-    if (texels) { /* an item per invocation: enough for a few per core, runs of 256+ texels */
-        mode = 3;
-        N /= 4;
+    int cpu = ctx->info.type == LSUV_DEVICE_CPU;
+    int texels = cpu && S % 4 == 0 && lsuv_texel_fits(ctx, x, LSUV_TEXEL_RGBA32F, total / 4);
+    /* other rows (dense layers, 7x7 maps) float by float through an r32f view (MODE 4) */
+    int floats = cpu && !texels && lsuv_texel_fits(ctx, x, LSUV_TEXEL_R32F, total);
+    if (texels || floats) { /* an item per invocation: enough for a few per core, long runs */
+        mode = texels ? 3 : 4;
+        if (texels)
+            N /= 4;
         parts = lsuv_ceil_div(MOMENTS_TEXEL_ITEMS, C);
         uint32_t most = N / MOMENTS_TEXEL_RUN ? N / MOMENTS_TEXEL_RUN : 1;
         parts = parts < most ? parts : most;
@@ -104,10 +107,12 @@ lsuv_status lsuv_k_moments(lsuv_context *ctx, const lsuv_buffer *x, uint32_t bat
                                                                          : LSUV_SHADER_MOMENTS_PARTIAL;
     lsuv_dispatch_work(ctx, 0, (double)total * 4); /* bench --profile: bytes read */
     lsuv_status st;
-    if (texels) {
+    if (texels || floats) { /* MODE 3 reads binding 0 (rgba32f), MODE 4 binding 1 (r32f) */
         lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
-        st = lsuv_texel_ref_get(ctx, x, LSUV_TEXEL_RGBA32F, total / 4, &refs[0]);
-        push.x0 = refs[0].first;
+        int b = texels ? 0 : 1;
+        st = lsuv_texel_ref_get(ctx, x, texels ? LSUV_TEXEL_RGBA32F : LSUV_TEXEL_R32F, texels ? total / 4 : total,
+                                &refs[b]);
+        push.x0 = refs[b].first;
         if (st == LSUV_OK)
             st = lsuv_texel_dispatch(ctx, partial, &mode, 1, refs, &push, sizeof push,
                                      lsuv_groups(ctx, items, 256), 1, 1); /* 256: the shader's WF_SIZE */

@@ -23,6 +23,9 @@ static uint64_t node_count_per_batch(const lsuv_graph_run *r, const lsuv_node *n
 
 static int is_alias(const lsuv_node *n) { return n->kind == LSUV_NODE_FLATTEN || n->kind == LSUV_NODE_RESHAPE; }
 
+/* No work of its own: an alias by kind, or an activation done in place by its producer. */
+static int runs_nothing(const lsuv_graph_run *r, int id) { return is_alias(&r->net->nodes[id]) || r->fused[id]; }
+
 /* The kept node's owner (its memory), or -1. */
 static int kept_owner(const lsuv_graph_run *r) { return r->keep >= 0 ? r->owner[r->keep] : -1; }
 
@@ -50,7 +53,7 @@ static uint64_t dims_product(const lsuv_node *n, int from, int to)
 void lsuv_graph_release_inputs(lsuv_graph_run *r, int id)
 {
     const lsuv_node *n = &r->net->nodes[id];
-    if (is_alias(n))
+    if (runs_nothing(r, id))
         return; /* its readers count as readers of its input */
     int keep = kept_owner(r);
     for (int i = 0; i < n->input_count; i++) {
@@ -62,6 +65,17 @@ void lsuv_graph_release_inputs(lsuv_graph_run *r, int id)
     if (r->uses[id] == 0 && r->owner[id] == id && id != keep) /* nobody reads it */
         for (int k = 0; k < r->K; k++)
             lsuv_buffer_free(r->ctx, own(r, id, k));
+}
+
+void lsuv_graph_fuse_activation(lsuv_graph_run *r, int act)
+{
+    int o = r->owner[r->net->nodes[act].inputs[0]];
+    r->uses[o] += r->uses[act] - 1; /* act no longer reads o; act's readers do */
+    r->uses[act] = 0;
+    for (int j = act; j < r->net->node_count; j++) /* act and the aliases made of it */
+        if (r->owner[j] == act)
+            r->owner[j] = o;
+    r->fused[act] = 1;
 }
 
 lsuv_status lsuv_graph_alloc_outputs(lsuv_graph_run *r, int id)
@@ -217,7 +231,7 @@ lsuv_status lsuv_graph_forward_node(lsuv_graph_run *r, int id)
     lsuv_net *net = r->net;
     lsuv_context *ctx = r->ctx;
     const lsuv_node *n = &net->nodes[id];
-    if (is_alias(n))
+    if (runs_nothing(r, id))
         return LSUV_OK; /* an alias of its input */
     lsuv_status st = lsuv_graph_alloc_outputs(r, id);
     if (st != LSUV_OK)
@@ -319,7 +333,8 @@ lsuv_status lsuv_graph_run_begin(lsuv_graph_run *r, lsuv_net *net, int K, uint32
     r->owner = calloc((size_t)N, sizeof *r->owner);
     r->uses = calloc((size_t)N, sizeof *r->uses);
     r->extra = calloc((size_t)N, sizeof *r->extra);
-    if (!r->vals || !r->owner || !r->uses || !r->extra)
+    r->fused = calloc((size_t)N, sizeof *r->fused);
+    if (!r->vals || !r->owner || !r->uses || !r->extra || !r->fused)
         return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "graph run of %d nodes: out of host memory", N);
     for (int i = 0; i < N; i++) {
         const lsuv_node *n = &net->nodes[i];
@@ -353,5 +368,6 @@ void lsuv_graph_run_end(lsuv_graph_run *r)
     free(r->owner);
     free(r->uses);
     free(r->extra);
+    free(r->fused);
     memset(r, 0, sizeof *r);
 }

@@ -17,6 +17,7 @@ typedef struct lsuv_graph_run {
     lsuv_buffer *vals;     /* node_count x K outputs (only owners hold memory) */
     int *owner;            /* node whose buffers hold this node's value (aliases) */
     int *uses;             /* remaining readers per owner */
+    unsigned char *fused;  /* per node: its work was done in place by its producer (an alias now) */
     lsuv_buffer *extra;    /* per node: batch-norm scale/shift (2*C floats) */
     int keep;              /* a node whose value must outlive its readers, or -1 */
     double flops_executed; /* dense/conv FLOPs recorded so far */
@@ -44,6 +45,11 @@ lsuv_status lsuv_graph_forward_node(lsuv_graph_run *r, int id);
  * frees take effect for allocation at once but the memory is reused only by work
  * recorded later in the same command stream. */
 void lsuv_graph_release_inputs(lsuv_graph_run *r, int id);
+/* Node act, an activation whose input is read by it alone, was applied in place on that
+ * input's value by the input's producer (the LSUV engine writes act(s Z + b) in one pass
+ * instead of s Z + b and then act of it): act becomes an alias of its input, its readers
+ * readers of that value, and running or releasing it does nothing. */
+void lsuv_graph_fuse_activation(lsuv_graph_run *r, int act);
 
 static inline int lsuv_node_is_weight(const lsuv_node *n)
 {

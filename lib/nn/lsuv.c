@@ -221,6 +221,22 @@ static int following_activation(const run *r, int id)
     return readers == 1 ? found : -1;
 }
 
+/* The activation that can be applied in place with the layer's final scale and bias (one
+ * pass over the output instead of two): the output's only reader, where the per-channel
+ * view of the statistics is the activation's own (PReLU's slopes follow it), or -1. */
+static int fusable_activation(const run *r, const layer_state *L)
+{
+    int act = following_activation(r, L->id);
+    if (act < 0 || r->g.keep == L->id)
+        return -1;
+    uint32_t c;
+    uint64_t sp;
+    lsuv_node_layout(&r->g.net->nodes[L->id], &c, &sp);
+    if (r->g.net->nodes[act].act == LSUV_K_ACT_PRELU && (c != L->C || sp != L->spatial))
+        return -1;
+    return act;
+}
+
 static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
 {
     lsuv_net *net = r->g.net;
@@ -323,13 +339,22 @@ static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
         st = lsuv_k_affine_act(ctx, &w->buffer, &w->buffer, (uint64_t)w->numel, 1, (uint64_t)w->numel, (float)s,
                                NULL, NULL, LSUV_K_ACT_NONE, 0, NULL);
     lsuv_set_phase(ctx, LSUV_PHASE_FORWARD);
+    int act = fusable_activation(r, &L);
+    const lsuv_node *a = act >= 0 ? &net->nodes[act] : NULL;
+    lsuv_act_kind kind = a ? a->act : LSUV_K_ACT_NONE;
+    float p1 = a ? a->act_param : 0, p2 = a ? a->act_param2 : 0;
+    const lsuv_buffer *slopes = a && a->slopes >= 0 ? &net->params[a->slopes].buffer : NULL;
     for (int b = 0; b < r->g.K && st == LSUV_OK; b++) {
-        if (!L.have[b])
+        lsuv_buffer *z = val(r, id, b);
+        if (!L.have[b]) {
             st = lsuv_graph_record_linear(&r->g, id, b, 1);
-        else if (s != 1 || bias)
-            st = lsuv_k_affine_act(ctx, val(r, id, b), val(r, id, b), L.count, L.C, L.spatial, (float)s, NULL,
-                                   bias, LSUV_K_ACT_NONE, 0, NULL);
+            if (st == LSUV_OK && a)
+                st = lsuv_k_affine_act2(ctx, z, z, L.count, L.C, L.spatial, 1.0f, NULL, NULL, kind, p1, p2, slopes);
+        } else if (s != 1 || bias || a)
+            st = lsuv_k_affine_act2(ctx, z, z, L.count, L.C, L.spatial, (float)s, NULL, bias, kind, p1, p2, slopes);
     }
+    if (st == LSUV_OK && a)
+        lsuv_graph_fuse_activation(&r->g, act);
     st = settle(ctx, st); /* the buffers below may be freed only once no recorded work uses them */
     lsuv_buffer_free(ctx, &L.stats);
     lsuv_buffer_free(ctx, &L.tmp);
