@@ -21,9 +21,18 @@
 
 layout(constant_id = 0) const uint TR = 8;  // rows per invocation
 layout(constant_id = 1) const uint TC = 8;  // columns per invocation
+// YT_FORM: how Y is written. 0: float by float through its device address (any layout).
+// Through the texel view YT (vk/texel.c: on lavapipe a device-address store is a loop over
+// the lanes; 64 per tile cost as much as ~64 steps of k), where whole texels line up:
+//   1: conv, ohw % 4 == 0 (and % TR): a tile's TR rows are TR positions of one image, so
+//      each column's values are TR / 4 texels (NCHW);
+//   2: rows of outputs (ohw == 1, ycs == 1), cols % TC == 0 and ybs % 4 == 0: each row of
+//      a tile is TC / 4 texels.
+layout(constant_id = 2) const uint YT_FORM = 0;
 layout(local_size_x = 64) in;
 layout(set = 0, binding = 0, rgba32f) uniform readonly imageBuffer D;
 layout(set = 0, binding = 1, rgba32f) uniform readonly imageBuffer W;
+layout(set = 0, binding = 2, rgba32f) uniform writeonly imageBuffer YT;
 
 layout(push_constant) uniform P {
     uvec2 y, bias;
@@ -37,6 +46,7 @@ layout(push_constant) uniform P {
     // construction, random_orthogonal.c): operand z starts d_bat / w_bat texels and its
     // output y_bat floats further than operand z - 1, with t_bat texels fewer per step
     uint d_bat, w_bat, y_bat, t_bat;
+    uint yt0; // YT_FORM != 0: the output's first texel in YT
 } p;
 
 void main()
@@ -85,6 +95,40 @@ void main()
                         }
                 }
             }
+        if (YT_FORM == 1u) {
+            uint m0 = rt * TR; // rows % TR == 0 here: whole tiles
+            uint base = y0 + m0 / p.ohw * p.ybs + m0 % p.ohw;
+            for (uint b = 0; b < TC; b++) {
+                uint c = ct * TC + b;
+                if (c >= p.cols)
+                    break;
+                uint col = g * p.cols + c;
+                float bv = p.has_bias != 0 ? B.v[col] : 0.0;
+                int at = int(p.yt0 + (base + col * p.ycs) / 4);
+                for (uint j = 0; j < TR / 4; j++)
+                    imageStore(YT, at + int(j), vec4(acc[4 * j][b], acc[4 * j + 1][b], acc[4 * j + 2][b],
+                                                     acc[4 * j + 3][b]) + bv);
+            }
+            continue;
+        }
+        if (YT_FORM == 2u) {
+            uint c0 = g * p.cols + ct * TC;
+            vec4 bv[TC / 4];
+            for (uint j = 0; j < TC / 4; j++)
+                bv[j] = p.has_bias != 0 ? vec4(B.v[c0 + 4 * j], B.v[c0 + 4 * j + 1], B.v[c0 + 4 * j + 2],
+                                               B.v[c0 + 4 * j + 3])
+                                        : vec4(0.0);
+            for (uint a = 0; a < TR; a++) {
+                uint m = rt * TR + a;
+                if (m >= p.rows)
+                    break;
+                int at = int(p.yt0 + (y0 + m * p.ybs + c0) / 4);
+                for (uint j = 0; j < TC / 4; j++)
+                    imageStore(YT, at + int(j), vec4(acc[a][4 * j], acc[a][4 * j + 1], acc[a][4 * j + 2],
+                                                     acc[a][4 * j + 3]) + bv[j]);
+            }
+            continue;
+        }
         for (uint a = 0; a < TR; a++) {
             uint m = rt * TR + a;
             if (m >= p.rows)

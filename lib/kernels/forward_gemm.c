@@ -105,8 +105,30 @@ typedef struct tx_push {
     uint32_t ybs, ycs;
     uint32_t wst;
     uint32_t d_bat, w_bat, y_bat, t_bat; /* batches (workgroup rows): lsuv_k_texel_gram_diag */
+    uint32_t yt0;                        /* the output's first texel in its view (tx_output) */
 } tx_push;
 LSUV_PUSH_FITS(tx_push);
+
+/* gemm_tx's output form (YT_FORM in gemm_tx.comp) for a product of tr x tc tiles writing
+ * `floats` floats from y's start: through a texel view (binding 2) where whole texels line
+ * up, else float by float. Sets ref and p->yt0 for the texel forms. */
+static lsuv_status tx_output(lsuv_context *ctx, tx_push *p, const lsuv_buffer *y, uint64_t floats, uint32_t tr,
+                             uint32_t tc, lsuv_texel_ref *ref, uint32_t *form)
+{
+    int columns = p->ohw % 4 == 0 && p->ohw % tr == 0 && p->ycs % 4 == 0 && p->ybs % 4 == 0 && p->y_bat % 4 == 0;
+    int rows = p->ohw == 1 && p->ycs == 1 && p->ybs % 4 == 0 && p->cols % tc == 0 && p->y_bat % 4 == 0;
+    lsuv_buffer ys = lsuv_buffer_slice(y, 0, floats * 4);
+    *form = 0;
+    if ((!columns && !rows) || floats % 4 || floats * 4 > y->size ||
+        !lsuv_texel_fits(ctx, &ys, LSUV_TEXEL_RGBA32F, floats / 4))
+        return LSUV_OK;
+    lsuv_status st = lsuv_texel_ref_get(ctx, &ys, LSUV_TEXEL_RGBA32F, floats / 4, ref);
+    if (st == LSUV_OK) {
+        *form = columns ? 1 : 2;
+        p->yt0 = ref->first;
+    }
+    return st;
+}
 typedef struct pack_push {
     uint32_t s0, t0, nx, ny, nz, t, k, g, cg, c, h, w, hp, wp, ph, pw, rs, s4;
 } pack_push;
@@ -242,10 +264,17 @@ static lsuv_status record_texel(lsuv_context *ctx, tx_plan *pl)
             p.groups = pl->groups;
             p.d0 = refs[0].first;
             p.w0 = refs[1].first;
-            uint32_t spec[2] = {8, 8}; /* 8 x 8 beat 4 x 8, 8 x 4 and 4 x 4 on lavapipe */
+            uint32_t spec[3] = {8, 8, 0}; /* 8 x 8 beat 4 x 8, 8 x 4 and 4 x 4 on lavapipe */
+            /* what this pair writes, from its first output on */
+            uint64_t ncw = (uint64_t)p.cols * p.groups, y0 = (u0 * pl->y_unit + c0 * p.ycs) * 4;
+            uint64_t extent = p.ohw == 1 ? (uint64_t)(p.rows - 1) * p.ybs + (ncw - 1) * p.ycs + 1
+                                         : (nu - 1) * p.ybs + (ncw - 1) * p.ycs + p.ohw;
+            lsuv_buffer ys = lsuv_buffer_slice(pl->y, y0, pl->y->size - y0);
+            if ((st = tx_output(ctx, &p, &ys, extent, spec[0], spec[1], &refs[2], &spec[2])) != LSUV_OK)
+                break;
             uint64_t tiles = lsuv_ceil_div(p.rows, spec[0]) * lsuv_ceil_div(p.cols, spec[1]) * p.groups;
             lsuv_dispatch_work(ctx, 2.0 * p.rows * p.cols * p.groups * pl->k, 0);
-            st = lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 2, refs, &p, sizeof p,
+            st = lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 3, refs, &p, sizeof p,
                                      capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
         }
     return st;
@@ -314,9 +343,19 @@ static lsuv_status record_texel_dense(lsuv_context *ctx, const lsuv_buffer *x, c
                           .ldw = (uint32_t)(cp / 4), .ldy = out, .alpha = 1.0f};
             lsuv_push_address(p.y, y->address + (r0 * out + c0) * 4);
             lsuv_push_address(p.bias, p.has_bias ? bias->address + c0 * 4 : 0);
+            /* the output through a texel view where its rows are whole tiles of texels and
+             * there is no bias: 16 texel accesses per tile instead of 64 device-address
+             * stores (on lavapipe those cost as much as 64 steps of k) */
+            lsuv_buffer ys = lsuv_buffer_slice(y, (r0 * out + c0) * 4, ((nr - 1) * out + nc) * 4);
+            uint64_t ytexels = ((nr - 1) * out + nc) / 4;
+            uint32_t txy = !p.has_bias && nc % 8 == 0 && out % 4 == 0 &&
+                           lsuv_texel_fits(ctx, &ys, LSUV_TEXEL_RGBA32F, ytexels);
+            if (txy && (st = lsuv_texel_ref_get(ctx, &ys, LSUV_TEXEL_RGBA32F, ytexels, &refs[2])) != LSUV_OK)
+                break;
+            p.y0 = txy ? refs[2].first : 0;
             uint64_t tiles = rp / 8 * (cp / 8);
             lsuv_dispatch_work(ctx, 2.0 * nr * nc * in, 0);
-            st = lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, NULL, 0, refs, &p, sizeof p,
+            st = lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, &txy, 1, refs, &p, sizeof p,
                                      capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
         }
     return st;
@@ -567,10 +606,13 @@ lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint
     /* 8 x 8 tiles, or 4 x 4 where 8 x 8 ones would fill fewer than two workgroups (one
      * core of a CPU device; e.g. a 64 x 64 Gram matrix): 4x the invocations */
     uint32_t tile = (uint64_t)lsuv_ceil_div(a_rows, 8) * lsuv_ceil_div(b_rows, 8) < 128 ? 4 : 8;
-    uint32_t spec[2] = {tile, tile};
+    uint32_t spec[3] = {tile, tile, 0};
+    if ((st = tx_output(ctx, &p, c, (uint64_t)(a_rows - 1) * ldc + b_rows, tile, tile, &refs[2], &spec[2])) !=
+        LSUV_OK)
+        return st;
     uint64_t tiles = (uint64_t)lsuv_ceil_div(a_rows, tile) * lsuv_ceil_div(b_rows, tile);
     lsuv_dispatch_work(ctx, 2.0 * a_rows * b_rows * k, 0);
-    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 2, refs, &p, sizeof p,
+    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 3, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
 }
 
@@ -632,10 +674,12 @@ lsuv_status lsuv_k_texel_gram_diag(lsuv_context *ctx, const lsuv_buffer *v, uint
                  .d_bat = block * st4 + block / 4, .w_bat = block * st4 + block / 4, .y_bat = block * block,
                  .t_bat = block / 4};
     lsuv_push_address(p.y, c->address);
-    uint32_t spec[2] = {4, 4}; /* small outputs: 4 x 4 tiles give a CPU device's cores more to share */
+    uint32_t spec[3] = {4, 4, 0}; /* small outputs: 4 x 4 tiles give a CPU device's cores more to share */
+    if ((st = tx_output(ctx, &p, c, (uint64_t)count * block * block, 4, 4, &refs[2], &spec[2])) != LSUV_OK)
+        return st;
     uint64_t tiles = (uint64_t)(block / 4) * (block / 4);
     lsuv_dispatch_work(ctx, 2.0 * block * block * ((double)count * k - (double)block * count * (count - 1) / 2), 0);
-    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 2, refs, &p, sizeof p,
+    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 3, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), count, 1);
 }
 
