@@ -15,12 +15,18 @@ layout(local_size_x_id = 2) in;
 layout(constant_id = 0) const bool MAXPOOL = true;
 layout(constant_id = 1) const bool REDUCE = false;
 layout(constant_id = 3) const bool EXCLUDE_PAD = false;
+// TEXEL (CPU devices, small windows): x and y through r32f texel views, one 4-byte access
+// per lane, where a device-address access is a loop over the lanes (vk/texel.c)
+layout(constant_id = 4) const bool TEXEL = false;
+layout(set = 0, binding = 0, r32f) uniform readonly imageBuffer XS;
+layout(set = 0, binding = 1, r32f) uniform writeonly imageBuffer YS;
 layout(push_constant) uniform P {
     uvec2 x, y;
     uint total;                     // N * C * out_h * out_w
     uint in_h, in_w, out_h, out_w;
     uint kh, kw, sh, sw, ph, pw;
     uint eh, ew;                    // in_h + end pad, in_w + end pad
+    uint x0, y0;                    // TEXEL: the first texels of x and y in their views
 } p;
 
 #define NEG_INF uintBitsToFloat(0xff800000u)
@@ -28,12 +34,9 @@ shared float red[256];
 
 struct Window { Floats x; uint h0, h1, w0, w1; float count; };
 
-// input plane and clamped window [h0, h1) x [w0, w1) of output o
-Window window_of(uint o)
+// input plane and clamped window [h0, h1) x [w0, w1) of output (plane, oh, ow)
+Window window_at(uint plane, uint oh, uint ow)
 {
-    uint plane_size = p.out_h * p.out_w;
-    uint plane = o / plane_size, rem = o - plane * plane_size;
-    uint oh = rem / p.out_w, ow = rem - oh * p.out_w;
     uint hi, lo, carry;
     umulExtended(plane, p.in_h * p.in_w, hi, lo);
     uint blo = uaddCarry(p.x.x, lo << 2, carry);
@@ -51,20 +54,50 @@ Window window_of(uint o)
     return w;
 }
 
+Window window_of(uint o)
+{
+    uint plane_size = p.out_h * p.out_w;
+    uint plane = o / plane_size, rem = o - plane * plane_size;
+    uint oh = rem / p.out_w;
+    return window_at(plane, oh, rem - oh * p.out_w);
+}
+
 float finish(float acc, float count) { return MAXPOOL ? acc : acc / count; }
 
+// One output per invocation, grid-stride; (plane, oh, ow) advance by the stride with
+// carries instead of three divisions per output (integer division is slow on CPU devices).
 void per_output()
 {
-    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-    for (uint o = gl_GlobalInvocationID.x; o < p.total; o += stride) {
-        Window w = window_of(o);
+    uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x, plane_size = p.out_h * p.out_w;
+    uint s_plane = stride / plane_size, s_rem = stride - s_plane * plane_size;
+    uint s_oh = s_rem / p.out_w, s_ow = s_rem - s_oh * p.out_w;
+    uint o = gl_GlobalInvocationID.x;
+    uint plane = o / plane_size, rem = o - plane * plane_size;
+    uint oh = rem / p.out_w, ow = rem - oh * p.out_w;
+    for (; o < p.total; o += stride) {
+        Window w = window_at(plane, oh, ow);
+        uint at = p.x0 + plane * (p.in_h * p.in_w); // TEXEL: all of x fits one view
         float acc = MAXPOOL ? NEG_INF : 0.0;
         for (uint h = w.h0; h < w.h1; h++)
             for (uint c = w.w0; c < w.w1; c++) {
-                float v = w.x.v[h * p.in_w + c];
+                float v = TEXEL ? imageLoad(XS, int(at + h * p.in_w + c)).x : w.x.v[h * p.in_w + c];
                 acc = MAXPOOL ? max(acc, v) : acc + v;
             }
-        Floats(p.y).v[o] = finish(acc, w.count);
+        if (TEXEL)
+            imageStore(YS, int(p.y0 + o), vec4(finish(acc, w.count)));
+        else
+            Floats(p.y).v[o] = finish(acc, w.count);
+        ow += s_ow;
+        oh += s_oh;
+        plane += s_plane;
+        if (ow >= p.out_w) {
+            ow -= p.out_w;
+            oh++;
+        }
+        if (oh >= p.out_h) {
+            oh -= p.out_h;
+            plane++;
+        }
     }
 }
 

@@ -503,10 +503,15 @@ Test(eltwise, pool2d_max_and_average)
                 .in_h = geo[g][0] + test_rng_int(&r, 0, 12), .in_w = geo[g][1] + test_rng_int(&r, 1, 14),
                 .kernel_h = geo[g][0], .kernel_w = geo[g][1], .stride_h = geo[g][2], .stride_w = geo[g][3],
                 .pad_h = geo[g][4], .pad_w = geo[g][5], .max = max};
-            double err = run_pool(ctx, &r, p, 0.3);
-            cr_expect_leq(err, TOL, "%s pool %ux%ux%ux%u k %ux%u s %ux%u p %ux%u: rel err %.3g",
-                          max ? "max" : "avg", p.batch, p.channels, p.in_h, p.in_w, p.kernel_h, p.kernel_w,
-                          p.stride_h, p.stride_w, p.pad_h, p.pad_w, err);
+            /* CPU devices read and write small windows through r32f views; lowered views
+             * below the tensor run the device-address form the GPUs take */
+            for (int lowered = 0; lowered < 2; lowered++) {
+                ctx->tuning.texel_max = lowered ? 16 : 0;
+                double err = run_pool(ctx, &r, p, 0.3);
+                cr_expect_leq(err, TOL, "%s pool %ux%ux%ux%u k %ux%u s %ux%u p %ux%u%s: rel err %.3g",
+                              max ? "max" : "avg", p.batch, p.channels, p.in_h, p.in_w, p.kernel_h, p.kernel_w,
+                              p.stride_h, p.stride_w, p.pad_h, p.pad_w, lowered ? " (device addresses)" : "", err);
+            }
         }
     lsuv_context_destroy(ctx);
 }
@@ -574,6 +579,48 @@ Test(eltwise, residual_add_in_and_out_of_place)
         if (mode == 0)
             lsuv_buffer_free(ctx, &by);
     }
+    lsuv_context_destroy(ctx);
+}
+
+/* add + activation (what follows a residual add alone) with every activation PReLU
+ * aside: through texel views (n % 4 == 0), float by float (n odd) and float by float
+ * forced (views lowered below the tensor), in place and not. */
+Test(eltwise, residual_add_with_activation_both_forms)
+{
+    lsuv_context *ctx = test_context();
+    test_rng r = {81};
+    int cases = 0;
+    for (int act = 0; act <= LSUV_K_ACT_SILU; act++)
+        for (int form = 0; form < 3 && act != LSUV_K_ACT_PRELU; form++) {
+            ctx->tuning.texel_max = form == 2 ? 64 : 0;
+            size_t n = form == 1 ? (size_t)test_rng_int(&r, 100, 5000) * 2 + 1 : (size_t)test_rng_int(&r, 100, 5000) * 4;
+            float param = act == LSUV_K_ACT_LEAKY ? 0.1f : act == LSUV_K_ACT_ELU ? 0.7f : 0.0f;
+            float *a = random_floats(&r, n, 0, 1.5), *b = random_floats(&r, n, -0.2, 1);
+            lsuv_buffer ba = test_upload(ctx, a, n), bb = test_upload(ctx, b, n);
+            int in_place = (act + form) & 1;
+            lsuv_buffer by = in_place ? ba : test_alloc_poisoned(ctx, n);
+            ok(ctx, lsuv_k_add_act(ctx, &ba, &bb, &by, n, (lsuv_act_kind)act, param, 0), "add_act");
+            float *y = test_download(ctx, &by, n);
+            double *da = to_double(a, n), *db = to_double(b, n), *sum = malloc(n * sizeof *sum);
+            double *want = malloc(n * sizeof *want);
+            ref_add(da, db, sum, n);
+            ref_affine_act(sum, want, n, 1, n, 1.0f, NULL, NULL, act, param, NULL);
+            double err = test_rel_error(y, want, n);
+            cr_expect_leq(err, TOL, "add + %s, form %d, n %zu, in place %d: rel err %.3g", act_name[act], form, n,
+                          in_place, err);
+            free(a), free(b), free(y), free(da), free(db), free(sum), free(want);
+            lsuv_buffer_free(ctx, &ba);
+            lsuv_buffer_free(ctx, &bb);
+            if (!in_place)
+                lsuv_buffer_free(ctx, &by);
+            cases++;
+        }
+    cr_expect_gt(cases, 20);
+    lsuv_buffer none = {0}, one = test_alloc_poisoned(ctx, 64);
+    cr_expect_eq(lsuv_k_add_act(ctx, &one, &one, &one, 64, LSUV_K_ACT_PRELU, 0, 0), LSUV_ERROR_INVALID_ARGUMENT,
+                 "add with PReLU (per-channel slopes) must be refused");
+    cr_expect_eq(lsuv_k_add_act(ctx, &one, &none, &one, 64, LSUV_K_ACT_RELU, 0, 0), LSUV_ERROR_INVALID_ARGUMENT);
+    lsuv_buffer_free(ctx, &one);
     lsuv_context_destroy(ctx);
 }
 

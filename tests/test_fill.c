@@ -97,6 +97,37 @@ Test(fill, split_fill_is_bitwise_equal)
     lsuv_context_destroy(ctx);
 }
 
+/* On CPU devices whole blocks of 4 are stored as texels (offset and n multiples of 4), in
+ * chunks of a texel view (lowered here: many chunks); GPUs store float by float. Every
+ * form gives the same bits. */
+Test(fill, texel_form_chunked_and_device_address_form_agree)
+{
+    lsuv_context *ctx = test_context();
+    cr_assert_eq(ctx->info.type, LSUV_DEVICE_CPU, "this test expects lavapipe");
+    const size_t n = 4 * 25001;
+    ctx->profiling = 1;
+    uint64_t before = ctx->shader_dispatches[LSUV_SHADER_FILL_NORMAL];
+    float *texel = fill_download(ctx, n, 11, 4 * 1001);
+    ctx->tuning.texel_max = 4096; /* chunks of 2048 texels: 13 */
+    float *chunked = fill_download(ctx, n, 11, 4 * 1001);
+    uint64_t chunks = ctx->shader_dispatches[LSUV_SHADER_FILL_NORMAL] - before - 1;
+    ctx->tuning.texel_max = 0;
+    ctx->info.type = LSUV_DEVICE_DISCRETE_GPU; /* the GPU form, on lavapipe */
+    float *plain = fill_download(ctx, n, 11, 4 * 1001);
+    ctx->info.type = LSUV_DEVICE_CPU;
+    cr_expect_eq(chunks, 13, "a lowered view should split the fill (%llu dispatches)", (unsigned long long)chunks);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(memcmp(&texel[i], &plain[i], 4), 0, "y[%zu]: texel %a, device address %a", i, texel[i], plain[i]);
+        cr_assert_eq(memcmp(&chunked[i], &plain[i], 4), 0, "y[%zu]: chunked %a, device address %a", i, chunked[i],
+                     plain[i]);
+    }
+    double *want = malloc(n * sizeof *want);
+    ref_fill_normal(11, 4 * 1001, want, n);
+    cr_expect_leq(test_max_abs_error(texel, want, n), 1e-5);
+    free(texel), free(chunked), free(plain), free(want);
+    lsuv_context_destroy(ctx);
+}
+
 static double max_error_vs_reference(lsuv_context *ctx, size_t n, uint64_t seed, uint64_t offset)
 {
     float *y = fill_download(ctx, n, seed, offset);

@@ -307,7 +307,8 @@ lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const 
         uint32_t x[2], y[2];
         uint32_t total, in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw;
         uint32_t eh, ew; /* end of the padded input: in + end padding */
-    } push;
+        uint32_t x0, y0; /* texel form: first texels in the views */
+    } push = {0};
     LSUV_PUSH_FITS(push);
     lsuv_push_address(push.x, x->address);
     lsuv_push_address(push.y, y->address);
@@ -341,6 +342,22 @@ lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const 
         g = g > MAX_GROUPS ? MAX_GROUPS : g;
         return lsuv_dispatch(ctx, LSUV_SHADER_POOL2D, spec, 4, &push, sizeof push, g, 1, 1);
     }
+    /* CPU devices: x and y through r32f views where each fits one (pool2d.comp, TEXEL) */
+    uint64_t in_count = planes * in_plane;
+    if (ctx->info.type == LSUV_DEVICE_CPU && lsuv_texel_fits(ctx, x, LSUV_TEXEL_R32F, in_count) &&
+        lsuv_texel_fits(ctx, y, LSUV_TEXEL_R32F, out)) {
+        lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
+        lsuv_status st = lsuv_texel_ref_get(ctx, x, LSUV_TEXEL_R32F, in_count, &refs[0]);
+        if (st == LSUV_OK)
+            st = lsuv_texel_ref_get(ctx, y, LSUV_TEXEL_R32F, out, &refs[1]);
+        if (st != LSUV_OK)
+            return st;
+        push.x0 = refs[0].first;
+        push.y0 = refs[1].first;
+        uint32_t spec[5] = {q.max ? 1u : 0u, 0, WG, exclude, 1};
+        return lsuv_texel_dispatch(ctx, LSUV_SHADER_POOL2D, spec, 5, refs, &push, sizeof push, groups(ctx, out), 1,
+                                   1);
+    }
     uint32_t spec[4] = {q.max ? 1u : 0u, 0, WG, exclude};
     return lsuv_dispatch(ctx, LSUV_SHADER_POOL2D, spec, 4, &push, sizeof push, groups(ctx, out), 1, 1);
 }
@@ -350,24 +367,53 @@ lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const 
 lsuv_status lsuv_k_add(lsuv_context *ctx, const lsuv_buffer *a, const lsuv_buffer *b,
                        const lsuv_buffer *y, uint64_t count)
 {
+    return lsuv_k_add_act(ctx, a, b, y, count, LSUV_K_ACT_NONE, 0, 0);
+}
+
+lsuv_status lsuv_k_add_act(lsuv_context *ctx, const lsuv_buffer *a, const lsuv_buffer *b, const lsuv_buffer *y,
+                           uint64_t count, lsuv_act_kind act, float param, float param2)
+{
     if (!ctx)
         return LSUV_ERROR_INVALID_ARGUMENT;
     if (count == 0)
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "add: zero elements");
+    if ((unsigned)act > LSUV_K_ACT_ERF || act == LSUV_K_ACT_PRELU)
+        return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "add: activation %d is not one add applies", (int)act);
     if (!holds(a, count) || !holds(b, count) || !holds(y, count))
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "add: a, b or y is missing or holds fewer than %llu floats",
                          (unsigned long long)count);
+    struct { uint32_t a[2], b[2], y[2], count, a0, b0, y0; float param, param2; } push = {.param = param,
+                                                                                         .param2 = param2};
+    LSUV_PUSH_FITS(push);
+    uint32_t spec[2] = {(uint32_t)act, 0};
+    /* CPU devices: texel views where all three start on a texel and fit one */
+    const lsuv_buffer *ops[3] = {a, b, y};
+    int texel = ctx->info.type == LSUV_DEVICE_CPU && count % 4 == 0;
+    for (int i = 0; i < 3 && texel; i++)
+        texel = lsuv_texel_fits(ctx, ops[i], LSUV_TEXEL_RGBA32F, count / 4);
+    if (texel) {
+        lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
+        for (int i = 0; i < 3; i++) {
+            lsuv_status st = lsuv_texel_ref_get(ctx, ops[i], LSUV_TEXEL_RGBA32F, count / 4, &refs[i]);
+            if (st != LSUV_OK)
+                return st;
+        }
+        push.a0 = refs[0].first, push.b0 = refs[1].first, push.y0 = refs[2].first;
+        push.count = (uint32_t)(count / 4);
+        spec[1] = 1;
+        uint64_t g = lsuv_ceil_div(count / 4, 256);
+        return lsuv_texel_dispatch(ctx, LSUV_SHADER_ADD, spec, 2, refs, &push, sizeof push,
+                                   (uint32_t)(g < TX_GROUPS ? g : TX_GROUPS), 1, 1);
+    }
     /* add.comp indexes with uint: chunks keep i + stride below 2^32 */
     for (uint64_t base = 0; base < count; base += CHUNK) {
         uint64_t n = count - base < CHUNK ? count - base : CHUNK;
-        struct { uint32_t a[2], b[2], y[2], count; } push;
-        LSUV_PUSH_FITS(push);
         lsuv_push_address(push.a, a->address + base * 4);
         lsuv_push_address(push.b, b->address + base * 4);
         lsuv_push_address(push.y, y->address + base * 4);
         push.count = (uint32_t)n;
-        lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_ADD, NULL, 0, &push, sizeof push, groups(ctx, n), 1, 1);
+        lsuv_status st = lsuv_dispatch(ctx, LSUV_SHADER_ADD, spec, 2, &push, sizeof push, groups(ctx, n), 1, 1);
         if (st != LSUV_OK)
             return st;
     }

@@ -142,6 +142,9 @@ lsuv_status lsuv_k_pool2d(lsuv_context *ctx, const lsuv_pool2d_params *p, const 
 /* y[i] = a[i] + b[i], i < count (y may alias a or b) */
 lsuv_status lsuv_k_add(lsuv_context *ctx, const lsuv_buffer *a, const lsuv_buffer *b,
                        const lsuv_buffer *y, uint64_t count);
+/* y = act(a + b): the residual add with the activation that reads it alone (any but PReLU) */
+lsuv_status lsuv_k_add_act(lsuv_context *ctx, const lsuv_buffer *a, const lsuv_buffer *b, const lsuv_buffer *y,
+                           uint64_t count, lsuv_act_kind act, float param, float param2);
 /* Channel concat piece: copies src (N, src_channels, spatial) into channels
  * [channel_offset, channel_offset + src_channels) of dst (N, dst_channels, spatial). */
 lsuv_status lsuv_k_copy_channels(lsuv_context *ctx, const lsuv_buffer *src, const lsuv_buffer *dst,

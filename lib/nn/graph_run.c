@@ -67,15 +67,29 @@ void lsuv_graph_release_inputs(lsuv_graph_run *r, int id)
             lsuv_buffer_free(r->ctx, own(r, id, k));
 }
 
-void lsuv_graph_fuse_activation(lsuv_graph_run *r, int act)
+int lsuv_graph_only_reader(const lsuv_graph_run *r, int id)
 {
-    int o = r->owner[r->net->nodes[act].inputs[0]];
-    r->uses[o] += r->uses[act] - 1; /* act no longer reads o; act's readers do */
-    r->uses[act] = 0;
-    for (int j = act; j < r->net->node_count; j++) /* act and the aliases made of it */
-        if (r->owner[j] == act)
+    int found = -1, readers = 0;
+    for (int j = id + 1; j < r->net->node_count; j++) {
+        const lsuv_node *n = &r->net->nodes[j];
+        for (int i = 0; i < n->input_count; i++)
+            if (n->inputs[i] == id) {
+                readers++;
+                found = j;
+            }
+    }
+    return readers == 1 ? found : -1;
+}
+
+void lsuv_graph_fuse_in_place(lsuv_graph_run *r, int id)
+{
+    int o = r->owner[r->net->nodes[id].inputs[0]];
+    r->uses[o] += r->uses[id] - 1; /* id no longer reads o; id's readers do */
+    r->uses[id] = 0;
+    for (int j = id; j < r->net->node_count; j++) /* id and the aliases made of it */
+        if (r->owner[j] == id)
             r->owner[j] = o;
-    r->fused[act] = 1;
+    r->fused[id] = 1;
 }
 
 lsuv_status lsuv_graph_alloc_outputs(lsuv_graph_run *r, int id)
@@ -246,6 +260,11 @@ lsuv_status lsuv_graph_forward_node(lsuv_graph_run *r, int id)
     uint32_t c_in;
     uint64_t sp_in;
     layout(in, &c_in, &sp_in);
+    int next = n->kind == LSUV_NODE_ADD && r->keep != id ? lsuv_graph_only_reader(r, id) : -1;
+    const lsuv_node *fused_act = next >= 0 && net->nodes[next].kind == LSUV_NODE_ACTIVATION &&
+                                         net->nodes[next].act != LSUV_K_ACT_PRELU
+                                     ? &net->nodes[next]
+                                     : NULL;
     for (int k = 0; k < r->K && st == LSUV_OK; k++) {
         const lsuv_buffer *x = lsuv_graph_value(r, n->inputs[0], k), *y = own(r, id, k);
         uint64_t count = (uint64_t)r->B * c_in * sp_in;
@@ -269,8 +288,10 @@ lsuv_status lsuv_graph_forward_node(lsuv_graph_run *r, int id)
             st = lsuv_k_pool2d(ctx, &p, x, y);
             break;
         }
-        case LSUV_NODE_ADD:
-            st = lsuv_k_add(ctx, x, lsuv_graph_value(r, n->inputs[1], k), y, count);
+        case LSUV_NODE_ADD: /* with the activation that reads the sum alone, in one pass */
+            st = lsuv_k_add_act(ctx, x, lsuv_graph_value(r, n->inputs[1], k), y, count,
+                                fused_act ? fused_act->act : LSUV_K_ACT_NONE, fused_act ? fused_act->act_param : 0,
+                                fused_act ? fused_act->act_param2 : 0);
             break;
         case LSUV_NODE_CONCAT:
             st = forward_concat(r, n, k, y);
@@ -288,6 +309,8 @@ lsuv_status lsuv_graph_forward_node(lsuv_graph_run *r, int id)
             st = lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "node %d: unexpected kind %d", id, (int)n->kind);
         }
     }
+    if (st == LSUV_OK && fused_act)
+        lsuv_graph_fuse_in_place(r, next);
     return st;
 }
 

@@ -45,11 +45,13 @@ lsuv_status lsuv_graph_forward_node(lsuv_graph_run *r, int id);
  * frees take effect for allocation at once but the memory is reused only by work
  * recorded later in the same command stream. */
 void lsuv_graph_release_inputs(lsuv_graph_run *r, int id);
-/* Node act, an activation whose input is read by it alone, was applied in place on that
- * input's value by the input's producer (the LSUV engine writes act(s Z + b) in one pass
- * instead of s Z + b and then act of it): act becomes an alias of its input, its readers
- * readers of that value, and running or releasing it does nothing. */
-void lsuv_graph_fuse_activation(lsuv_graph_run *r, int act);
+/* Node id, an element-wise node (activation, batch norm) whose input is read by it alone,
+ * was applied in place on that input's value by the input's producer (the LSUV engine
+ * writes act(bn(s Z + b)) in one pass instead of three): id becomes an alias of its
+ * input, its readers readers of that value, and running or releasing it does nothing. */
+void lsuv_graph_fuse_in_place(lsuv_graph_run *r, int id);
+/* The node that reads node id's output, when it is the only reader (reading it once); else -1. */
+int lsuv_graph_only_reader(const lsuv_graph_run *r, int id);
 
 static inline int lsuv_node_is_weight(const lsuv_node *n)
 {

@@ -208,33 +208,93 @@ static lsuv_status measure(run *r, layer_state *L, int k, double s, double *v, d
 /* Finds the activation right after weight node id when it is id's only reader. */
 static int following_activation(const run *r, int id)
 {
-    int found = -1, readers = 0;
-    for (int j = id + 1; j < r->g.net->node_count; j++) {
-        const lsuv_node *n = &r->g.net->nodes[j];
-        for (int i = 0; i < n->input_count; i++)
-            if (n->inputs[i] == id) {
-                readers++;
-                if (n->kind == LSUV_NODE_ACTIVATION)
-                    found = j;
-            }
-    }
-    return readers == 1 ? found : -1;
+    int j = lsuv_graph_only_reader(&r->g, id);
+    return j >= 0 && r->g.net->nodes[j].kind == LSUV_NODE_ACTIVATION ? j : -1;
 }
 
-/* The activation that can be applied in place with the layer's final scale and bias (one
- * pass over the output instead of two): the output's only reader, where the per-channel
- * view of the statistics is the activation's own (PReLU's slopes follow it), or -1. */
-static int fusable_activation(const run *r, const layer_state *L)
+/* What follows the layer and can be applied in place with its final scale and bias, in
+ * the same pass over the output: a batch norm (inference form: a per-channel affine) and
+ * then an activation, each the only reader of what it reads, where their per-channel
+ * view is the layer's (the norm's statistics and PReLU's slopes follow it). -1: none. */
+typedef struct fused_tail {
+    int bn, act;
+} fused_tail;
+
+static fused_tail fusable_tail(const run *r, const layer_state *L)
 {
-    int act = following_activation(r, L->id);
-    if (act < 0 || r->g.keep == L->id)
-        return -1;
+    fused_tail t = {-1, -1};
+    const lsuv_node *nodes = r->g.net->nodes;
     uint32_t c;
     uint64_t sp;
-    lsuv_node_layout(&r->g.net->nodes[L->id], &c, &sp);
-    if (r->g.net->nodes[act].act == LSUV_K_ACT_PRELU && (c != L->C || sp != L->spatial))
-        return -1;
-    return act;
+    lsuv_node_layout(&nodes[L->id], &c, &sp);
+    int same = c == L->C && sp == L->spatial;
+    int next = r->g.keep == L->id ? -1 : lsuv_graph_only_reader(&r->g, L->id);
+    if (next >= 0 && nodes[next].kind == LSUV_NODE_BATCHNORM && same) {
+        t.bn = next;
+        next = r->g.keep == next ? -1 : lsuv_graph_only_reader(&r->g, next);
+    }
+    if (next >= 0 && nodes[next].kind == LSUV_NODE_ACTIVATION && (nodes[next].act != LSUV_K_ACT_PRELU || same))
+        t.act = next;
+    return t;
+}
+
+/* Outputs of every batch = tail(s Z + bias): measured batches rescaled in place, the
+ * others forwarded with the final weights; the fused batch norm folded into one
+ * per-channel affine (scale bn_a s, shift bn_a bias + bn_b), the fused activation applied
+ * in the same pass; those nodes then become aliases of the layer's output. */
+static lsuv_status apply_layer(run *r, layer_state *L, double s, const lsuv_buffer *bias)
+{
+    lsuv_context *ctx = r->g.ctx;
+    lsuv_net *net = r->g.net;
+    fused_tail t = fusable_tail(r, L);
+    const lsuv_node *a = t.act >= 0 ? &net->nodes[t.act] : NULL;
+    lsuv_act_kind kind = a ? a->act : LSUV_K_ACT_NONE;
+    float p1 = a ? a->act_param : 0, p2 = a ? a->act_param2 : 0;
+    const lsuv_buffer *slopes = a && a->slopes >= 0 ? &net->params[a->slopes].buffer : NULL;
+    lsuv_buffer bn_a = {0}, bn_b = {0}, fold = {0}, fold_a = {0}, fold_b = {0};
+    float *h = NULL;
+    lsuv_status st = LSUV_OK;
+    if (t.bn >= 0) { /* the folded affine, made on the host from the norm's scale and shift */
+        bn_a = lsuv_buffer_slice(&r->g.extra[t.bn], 0, 4ull * L->C);
+        bn_b = lsuv_buffer_slice(&r->g.extra[t.bn], 4ull * L->C, 4ull * L->C);
+        h = malloc(16ull * L->C);
+        st = h ? lsuv_buffer_download(ctx, &r->g.extra[t.bn], 0, h, 8ull * L->C)
+               : lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a folded batch norm");
+        for (uint32_t c = 0; c < L->C && st == LSUV_OK; c++) {
+            h[2 * L->C + c] = (float)(h[c] * s);
+            h[3 * L->C + c] = (float)(h[c] * (bias ? L->bias[c] : 0.0) + h[L->C + c]);
+        }
+        if (st == LSUV_OK)
+            st = lsuv_buffer_alloc(ctx, 8ull * L->C, &fold);
+        if (st == LSUV_OK)
+            st = lsuv_buffer_upload(ctx, &fold, 0, h + 2 * L->C, 8ull * L->C);
+        fold_a = lsuv_buffer_slice(&fold, 0, 4ull * L->C);
+        fold_b = lsuv_buffer_slice(&fold, 4ull * L->C, 4ull * L->C);
+    }
+    lsuv_set_phase(ctx, LSUV_PHASE_FORWARD);
+    int bn = t.bn >= 0;
+    for (int b = 0; b < r->g.K && st == LSUV_OK; b++) {
+        lsuv_buffer *z = val(r, L->id, b);
+        if (!L->have[b]) {
+            st = lsuv_graph_record_linear(&r->g, L->id, b, 1);
+            if (st == LSUV_OK && (a || bn))
+                st = lsuv_k_affine_act2(ctx, z, z, L->count, L->C, L->spatial, 1.0f, bn ? &bn_a : NULL,
+                                        bn ? &bn_b : NULL, kind, p1, p2, slopes);
+        } else if (bn)
+            st = lsuv_k_affine_act2(ctx, z, z, L->count, L->C, L->spatial, 1.0f, &fold_a, &fold_b, kind, p1, p2,
+                                    slopes);
+        else if (s != 1 || bias || a)
+            st = lsuv_k_affine_act2(ctx, z, z, L->count, L->C, L->spatial, (float)s, NULL, bias, kind, p1, p2,
+                                    slopes);
+    }
+    if (st == LSUV_OK && bn)
+        lsuv_graph_fuse_in_place(&r->g, t.bn);
+    if (st == LSUV_OK && a)
+        lsuv_graph_fuse_in_place(&r->g, t.act);
+    st = settle(ctx, st); /* fold may be freed only once no recorded work uses it */
+    lsuv_buffer_free(ctx, &fold);
+    free(h);
+    return st;
 }
 
 static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
@@ -338,23 +398,8 @@ static lsuv_status lsuv_layer(run *r, int id, lsuv_layer_report *rep)
     if (st == LSUV_OK && s != 1)
         st = lsuv_k_affine_act(ctx, &w->buffer, &w->buffer, (uint64_t)w->numel, 1, (uint64_t)w->numel, (float)s,
                                NULL, NULL, LSUV_K_ACT_NONE, 0, NULL);
-    lsuv_set_phase(ctx, LSUV_PHASE_FORWARD);
-    int act = fusable_activation(r, &L);
-    const lsuv_node *a = act >= 0 ? &net->nodes[act] : NULL;
-    lsuv_act_kind kind = a ? a->act : LSUV_K_ACT_NONE;
-    float p1 = a ? a->act_param : 0, p2 = a ? a->act_param2 : 0;
-    const lsuv_buffer *slopes = a && a->slopes >= 0 ? &net->params[a->slopes].buffer : NULL;
-    for (int b = 0; b < r->g.K && st == LSUV_OK; b++) {
-        lsuv_buffer *z = val(r, id, b);
-        if (!L.have[b]) {
-            st = lsuv_graph_record_linear(&r->g, id, b, 1);
-            if (st == LSUV_OK && a)
-                st = lsuv_k_affine_act2(ctx, z, z, L.count, L.C, L.spatial, 1.0f, NULL, NULL, kind, p1, p2, slopes);
-        } else if (s != 1 || bias || a)
-            st = lsuv_k_affine_act2(ctx, z, z, L.count, L.C, L.spatial, (float)s, NULL, bias, kind, p1, p2, slopes);
-    }
-    if (st == LSUV_OK && a)
-        lsuv_graph_fuse_activation(&r->g, act);
+    if (st == LSUV_OK)
+        st = apply_layer(r, &L, s, bias);
     st = settle(ctx, st); /* the buffers below may be freed only once no recorded work uses them */
     lsuv_buffer_free(ctx, &L.stats);
     lsuv_buffer_free(ctx, &L.tmp);
