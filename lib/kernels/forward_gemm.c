@@ -217,6 +217,24 @@ static lsuv_status tx_pack(lsuv_context *ctx, uint32_t mode, const lsuv_buffer *
                                gz < lim[2] ? gz : lim[2]);
 }
 
+/* gemm_tx's tile (rows x columns per invocation): the largest of 16 x 16, 8 x 16 and 8 x 8
+ * that still gives 256 tiles (four workgroups: a few per core of a CPU device). On
+ * lavapipe, fitnet4 b32's convs: 16 x 16 57.7 GFLOP/s, 8 x 16 51, 8 x 8 47 (medians of 4,
+ * interleaved); mlp20's 32 x 1024 x 1024 dense: 8 x 16 51, 8 x 8 44, 16 x 16 43 (two
+ * workgroups). 16 x 24, 24 x 16 and 16 x 32 ran slower than 16 x 16 (accumulators that
+ * no longer fit the spill slots' cache lines?); each variant costs LLVM ~3 s once. */
+static void tx_tiles(uint64_t rows, uint64_t cols, uint64_t groups, uint32_t *tr, uint32_t *tc)
+{
+    static const uint32_t choice[][2] = {{16, 16}, {8, 16}};
+    for (int i = 0; i < 2 && cols >= 16; i++) /* narrower groups (depthwise) keep 8 x 8 */
+        if (lsuv_ceil_div(rows, choice[i][0]) * lsuv_ceil_div(cols, choice[i][1]) * groups >= 256) {
+            *tr = choice[i][0];
+            *tc = choice[i][1];
+            return;
+        }
+    *tr = *tc = 8;
+}
+
 /* Packs what needs packing (into scratch), then one gemm_tx dispatch per chunk pair. */
 static lsuv_status record_texel(lsuv_context *ctx, tx_plan *pl)
 {
@@ -264,7 +282,8 @@ static lsuv_status record_texel(lsuv_context *ctx, tx_plan *pl)
             p.groups = pl->groups;
             p.d0 = refs[0].first;
             p.w0 = refs[1].first;
-            uint32_t spec[3] = {8, 8, 0}; /* 8 x 8 beat 4 x 8, 8 x 4 and 4 x 4 on lavapipe */
+            uint32_t spec[3] = {8, 8, 0};
+            tx_tiles(p.rows, p.cols, p.groups, &spec[0], &spec[1]);
             /* what this pair writes, from its first output on */
             uint64_t ncw = (uint64_t)p.cols * p.groups, y0 = (u0 * pl->y_unit + c0 * p.ycs) * 4;
             uint64_t extent = p.ohw == 1 ? (uint64_t)(p.rows - 1) * p.ybs + (ncw - 1) * p.ycs + 1
