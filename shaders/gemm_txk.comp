@@ -19,6 +19,10 @@ layout(local_size_x = 64) in;
 // CPU devices; with a short k they cost more than the products). Needs cols % 8 == 0, rows
 // of whole texels and no bias.
 layout(constant_id = 0) const bool TXY = false;
+// rows and columns per invocation (multiples of 4; operands padded to multiples of 8, so
+// 16 needs the host to pad to 16: forward_gemm.c)
+layout(constant_id = 1) const uint TR = 8;
+layout(constant_id = 2) const uint TC = 8;
 layout(set = 0, binding = 0, rgba32f) uniform readonly imageBuffer D;
 layout(set = 0, binding = 1, rgba32f) uniform readonly imageBuffer W;
 layout(set = 0, binding = 2, rgba32f) uniform imageBuffer YT;
@@ -42,48 +46,51 @@ void main()
 {
     Floats Y = Floats(p.y), B = Floats(p.bias);
     uint z = gl_WorkGroupID.y, cols = p.cols - z * p.c_bat;
-    uint rtiles = (p.rows + 7) / 8, ctiles = (cols + 7) / 8; // within ldd, ldw: padded
+    uint rtiles = (p.rows + TR - 1) / TR, ctiles = (cols + TC - 1) / TC; // within ldd, ldw: padded
     uint total = rtiles * ctiles;
     uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
     for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
         uint rt = i % rtiles, ct = i / rtiles;
-        int da = int(p.d0 + z * p.d_bat + rt * 2), wa = int(p.w0 + z * p.w_bat + ct * 2);
-        float acc[8][8];
-        for (uint a = 0; a < 8; a++)
-            for (uint b = 0; b < 8; b++)
+        int da = int(p.d0 + z * p.d_bat + rt * (TR / 4)), wa = int(p.w0 + z * p.w_bat + ct * (TC / 4));
+        float acc[TR][TC];
+        for (uint a = 0; a < TR; a++)
+            for (uint b = 0; b < TC; b++)
                 acc[a][b] = 0.0;
         for (uint k = 0; k < p.k; k++, da += int(p.ldd), wa += int(p.ldw)) {
-            vec4 d0 = imageLoad(D, da), d1 = imageLoad(D, da + 1);
-            vec4 w0 = imageLoad(W, wa), w1 = imageLoad(W, wa + 1);
-            float dv[8] = float[8](d0.x, d0.y, d0.z, d0.w, d1.x, d1.y, d1.z, d1.w);
-            float wv[8] = float[8](w0.x, w0.y, w0.z, w0.w, w1.x, w1.y, w1.z, w1.w);
-            for (uint a = 0; a < 8; a++)
-                for (uint b = 0; b < 8; b++)
+            float dv[TR], wv[TC];
+            for (uint j = 0; j < TR / 4; j++) {
+                vec4 t = imageLoad(D, da + int(j));
+                dv[4 * j] = t.x, dv[4 * j + 1] = t.y, dv[4 * j + 2] = t.z, dv[4 * j + 3] = t.w;
+            }
+            for (uint j = 0; j < TC / 4; j++) {
+                vec4 t = imageLoad(W, wa + int(j));
+                wv[4 * j] = t.x, wv[4 * j + 1] = t.y, wv[4 * j + 2] = t.z, wv[4 * j + 3] = t.w;
+            }
+            for (uint a = 0; a < TR; a++)
+                for (uint b = 0; b < TC; b++)
                     acc[a][b] = fma(dv[a], wv[b], acc[a][b]);
         }
         if (TXY) {
-            for (uint a = 0; a < 8; a++) {
-                uint m = rt * 8 + a;
+            for (uint a = 0; a < TR; a++) {
+                uint m = rt * TR + a;
                 if (m >= p.rows)
                     break;
-                int at = int(p.y0 + z * p.y_bat + m * (p.ldy / 4) + ct * 2);
-                vec4 o0 = p.alpha * vec4(acc[a][0], acc[a][1], acc[a][2], acc[a][3]);
-                vec4 o1 = p.alpha * vec4(acc[a][4], acc[a][5], acc[a][6], acc[a][7]);
-                if (p.accumulate != 0) {
-                    o0 += imageLoad(YT, at);
-                    o1 += imageLoad(YT, at + 1);
+                int at = int(p.y0 + z * p.y_bat + m * (p.ldy / 4) + ct * (TC / 4));
+                for (uint j = 0; j < TC / 4; j++) {
+                    vec4 o = p.alpha * vec4(acc[a][4 * j], acc[a][4 * j + 1], acc[a][4 * j + 2], acc[a][4 * j + 3]);
+                    if (p.accumulate != 0)
+                        o += imageLoad(YT, at + int(j));
+                    imageStore(YT, at + int(j), o);
                 }
-                imageStore(YT, at, o0);
-                imageStore(YT, at + 1, o1);
             }
             continue;
         }
-        for (uint a = 0; a < 8; a++) {
-            uint m = rt * 8 + a;
+        for (uint a = 0; a < TR; a++) {
+            uint m = rt * TR + a;
             if (m >= p.rows)
                 break;
-            for (uint b = 0; b < 8; b++) {
-                uint c = ct * 8 + b;
+            for (uint b = 0; b < TC; b++) {
+                uint c = ct * TC + b;
                 if (c < cols) {
                     float v = p.alpha * acc[a][b] + (p.has_bias != 0 ? B.v[c] : 0.0);
                     Y.v[m * p.ldy + c] = p.accumulate != 0 ? Y.v[m * p.ldy + c] + v : v;

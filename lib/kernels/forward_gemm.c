@@ -624,12 +624,13 @@ lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint
     lsuv_push_address(p.y, c->address);
     /* 8 x 8 tiles, or 4 x 4 where 8 x 8 ones would fill fewer than two workgroups (one
      * core of a CPU device; e.g. a 64 x 64 Gram matrix): 4x the invocations */
-    uint32_t tile = (uint64_t)lsuv_ceil_div(a_rows, 8) * lsuv_ceil_div(b_rows, 8) < 128 ? 4 : 8;
-    uint32_t spec[3] = {tile, tile, 0};
-    if ((st = tx_output(ctx, &p, c, (uint64_t)(a_rows - 1) * ldc + b_rows, tile, tile, &refs[2], &spec[2])) !=
+    uint32_t spec[3] = {4, 4, 0};
+    if ((uint64_t)lsuv_ceil_div(a_rows, 8) * lsuv_ceil_div(b_rows, 8) >= 128)
+        tx_tiles(a_rows, b_rows, 1, &spec[0], &spec[1]);
+    if ((st = tx_output(ctx, &p, c, (uint64_t)(a_rows - 1) * ldc + b_rows, spec[0], spec[1], &refs[2], &spec[2])) !=
         LSUV_OK)
         return st;
-    uint64_t tiles = (uint64_t)lsuv_ceil_div(a_rows, tile) * lsuv_ceil_div(b_rows, tile);
+    uint64_t tiles = (uint64_t)lsuv_ceil_div(a_rows, spec[0]) * lsuv_ceil_div(b_rows, spec[1]);
     lsuv_dispatch_work(ctx, 2.0 * a_rows * b_rows * k, 0);
     return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 3, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
@@ -640,15 +641,22 @@ lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at
                                         uint32_t ldy, uint32_t rows, uint32_t cols, float alpha)
 {
     uint64_t cols8 = lsuv_round_up(cols, 8), rows8 = lsuv_round_up(rows, 8); /* whole tiles are read */
+    /* 16 x 16 tiles where the operands are padded for them and there are enough tiles
+     * (as gemm_tx's tx_tiles); else 8 x 8 */
+    uint32_t t = ldat % 16 == 0 && ldb % 16 == 0 && cols % 16 == 0 && rows8 <= ldat &&
+                         lsuv_ceil_div(rows, 16) * (cols / 16) >= 256 && fits(at, (uint64_t)(k - 1) * ldat + lsuv_round_up(rows, 16))
+                     ? 16
+                     : 8;
     if (ldat % 8 || ldb % 8 || !k || !rows || !cols || rows8 > ldat || cols8 > ldb ||
         !fits(at, (uint64_t)(k - 1) * ldat + rows8) || !fits(b, (uint64_t)(k - 1) * ldb + cols8) ||
         !fits(y, (uint64_t)(rows - 1) * ldy + cols))
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "texel update: %u x %u of depth %u (strides %u, %u) does not fit", rows, cols, k, ldat, ldb);
+    uint64_t rows_t = lsuv_round_up(rows, t), cols_t = lsuv_round_up(cols, t);
     lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
-    lsuv_status st = lsuv_texel_ref_get(ctx, at, LSUV_TEXEL_RGBA32F, ((k - 1) * ldat + rows8) / 4, &refs[0]);
+    lsuv_status st = lsuv_texel_ref_get(ctx, at, LSUV_TEXEL_RGBA32F, ((k - 1) * ldat + rows_t) / 4, &refs[0]);
     if (st == LSUV_OK)
-        st = lsuv_texel_ref_get(ctx, b, LSUV_TEXEL_RGBA32F, ((k - 1) * ldb + cols8) / 4, &refs[1]);
+        st = lsuv_texel_ref_get(ctx, b, LSUV_TEXEL_RGBA32F, ((k - 1) * ldb + cols_t) / 4, &refs[1]);
     if (st != LSUV_OK)
         return st;
     /* gemm_txk on operands that are K-major as they lie: texel (kk, j) of at holds
@@ -664,9 +672,10 @@ lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at
             return st;
         p.y0 = refs[2].first;
     }
-    uint64_t tiles = (rows8 / 8) * (cols8 / 8);
+    uint64_t tiles = (rows_t / t) * (cols_t / t);
+    uint32_t spec[3] = {txy, t, t};
     lsuv_dispatch_work(ctx, 2.0 * rows * cols * k, 0);
-    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, &txy, 1, refs, &p, sizeof p,
+    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, spec, 3, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
 }
 

@@ -44,7 +44,7 @@ int lsuv_k_haar_supported(const lsuv_context *ctx, uint32_t rows, uint32_t cols)
 static lsuv_status haar_block(lsuv_context *ctx, const haar_plan *h, uint32_t k0, uint32_t bb)
 {
     uint64_t row = (uint64_t)h->ld * 4, corner = k0 * row + k0 * 4;
-    uint32_t rows = h->n - k0, ldc = lsuv_round_up(rows, 8), width = h->ld - k0;
+    uint32_t rows = h->n - k0, ldc = lsuv_round_up(rows, 16), width = h->ld - k0; /* 16: whole 16 x 16 tiles */
     /* rows k0.. of V, W and Q^T are zero before column k0: products start there */
     lsuv_buffer v = lsuv_buffer_slice(&h->vt, corner, bb * row - k0 * 4);
     lsuv_buffer w = lsuv_buffer_slice(&h->wt, corner, HAAR_BLOCK * row - k0 * 4);
@@ -88,7 +88,7 @@ static lsuv_status haar_record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t
         (st = lsuv_scratch(ctx, mat, &h.qt)) != LSUV_OK ||
         (st = lsuv_scratch(ctx, (uint64_t)h.n * 4, &h.tau)) != LSUV_OK ||
         (st = lsuv_scratch(ctx, square, &h.s)) != LSUV_OK || (st = lsuv_scratch(ctx, square, &h.t)) != LSUV_OK ||
-        (st = lsuv_scratch(ctx, (uint64_t)HAAR_BLOCK * lsuv_round_up(h.n, 8) * 4, &h.at)) != LSUV_OK)
+        (st = lsuv_scratch(ctx, (uint64_t)HAAR_BLOCK * lsuv_round_up(h.n, 16) * 4, &h.at)) != LSUV_OK)
         return st;
     /* rows as they are (no transpose, no padding): byte copies, else the copy kernel */
     int plain = !columns && h.ld == h.m;
