@@ -22,12 +22,12 @@
 layout(constant_id = 0) const uint TR = 8;  // rows per invocation
 layout(constant_id = 1) const uint TC = 8;  // columns per invocation
 // YT_FORM: how Y is written. 0: float by float through its device address (any layout).
-// Through the texel view YT (vk/texel.c: on lavapipe a device-address store is a loop over
-// the lanes; 64 per tile cost as much as ~64 steps of k), where whole texels line up:
-//   1: conv, ohw % 4 == 0 (and % TR): a tile's TR rows are TR positions of one image, so
-//      each column's values are TR / 4 texels (NCHW);
+// Through texel views (vk/texel.c: on lavapipe a device-address store is a loop over the
+// lanes; 64 per tile cost as much as ~64 steps of k):
+//   1: conv, ohw % 4 == 0: each 4 rows of a tile are 4 positions of one image (rows start
+//      at multiples of 4), so each column's values are TR / 4 texels of YT (NCHW);
 //   2: rows of outputs (ohw == 1, ycs == 1), cols % TC == 0 and ybs % 4 == 0: each row of
-//      a tile is TC / 4 texels.
+//      a tile is TC / 4 texels of YT;
 layout(constant_id = 2) const uint YT_FORM = 0;
 layout(local_size_x = 64) in;
 layout(set = 0, binding = 0, rgba32f) uniform readonly imageBuffer D;
@@ -96,18 +96,22 @@ void main()
                 }
             }
         if (YT_FORM == 1u) {
-            uint m0 = rt * TR; // rows % TR == 0 here: whole tiles
-            uint base = y0 + m0 / p.ohw * p.ybs + m0 % p.ohw;
+            // each quad of rows (rows % 4 == 0) lies in one image: its first texel per column
+            uint qbase[TR / 4];
+            for (uint j = 0; j < TR / 4; j++) {
+                uint m0 = min(rt * TR + 4 * j, p.rows - 4); // past the end: rewrites the last quad
+                qbase[j] = p.yt0 + (y0 + m0 / p.ohw * p.ybs + m0 % p.ohw) / 4;
+            }
             for (uint b = 0; b < TC; b++) {
                 uint c = ct * TC + b;
                 if (c >= p.cols)
                     break;
                 uint col = g * p.cols + c;
                 float bv = p.has_bias != 0 ? B.v[col] : 0.0;
-                int at = int(p.yt0 + (base + col * p.ycs) / 4);
                 for (uint j = 0; j < TR / 4; j++)
-                    imageStore(YT, at + int(j), vec4(acc[4 * j][b], acc[4 * j + 1][b], acc[4 * j + 2][b],
-                                                     acc[4 * j + 3][b]) + bv);
+                    if (rt * TR + 4 * j < p.rows)
+                        imageStore(YT, int(qbase[j] + col * p.ycs / 4),
+                                   vec4(acc[4 * j][b], acc[4 * j + 1][b], acc[4 * j + 2][b], acc[4 * j + 3][b]) + bv);
             }
             continue;
         }
@@ -138,7 +142,8 @@ void main()
                 uint c = ct * TC + b;
                 if (c < p.cols) {
                     uint col = g * p.cols + c;
-                    Y.v[base + col * p.ycs] = acc[a][b] + (p.has_bias != 0 ? B.v[col] : 0.0);
+                    float v = acc[a][b] + (p.has_bias != 0 ? B.v[col] : 0.0);
+                    Y.v[base + col * p.ycs] = v;
                 }
             }
         }

@@ -109,23 +109,25 @@ typedef struct tx_push {
 } tx_push;
 LSUV_PUSH_FITS(tx_push);
 
-/* gemm_tx's output form (YT_FORM in gemm_tx.comp) for a product of tr x tc tiles writing
- * `floats` floats from y's start: through a texel view (binding 2) where whole texels line
- * up, else float by float. Sets ref and p->yt0 for the texel forms. */
-static lsuv_status tx_output(lsuv_context *ctx, tx_push *p, const lsuv_buffer *y, uint64_t floats, uint32_t tr,
-                             uint32_t tc, lsuv_texel_ref *ref, uint32_t *form)
+/* gemm_tx's output form (YT_FORM in gemm_tx.comp) for a product with tc columns per tile
+ * writing `floats` floats from y's start: through an rgba32f view (binding 2) where whole
+ * texels line up, else float by float by device address. Sets refs[2] and p->yt0 for the
+ * texel forms. (An r32f view for the rest, 7x7 maps, measured no faster on lavapipe.) */
+static lsuv_status tx_output(lsuv_context *ctx, tx_push *p, const lsuv_buffer *y, uint64_t floats, uint32_t tc,
+                             lsuv_texel_ref *refs, uint32_t *form)
 {
-    int columns = p->ohw % 4 == 0 && p->ohw % tr == 0 && p->ycs % 4 == 0 && p->ybs % 4 == 0 && p->y_bat % 4 == 0;
+    /* columns: each 4 rows of a tile are 4 positions of one image (ohw % 4 == 0) */
+    int columns = p->ohw % 4 == 0 && p->ycs % 4 == 0 && p->ybs % 4 == 0 && p->y_bat % 4 == 0;
     int rows = p->ohw == 1 && p->ycs == 1 && p->ybs % 4 == 0 && p->cols % tc == 0 && p->y_bat % 4 == 0;
     lsuv_buffer ys = lsuv_buffer_slice(y, 0, floats * 4);
     *form = 0;
     if ((!columns && !rows) || floats % 4 || floats * 4 > y->size ||
         !lsuv_texel_fits(ctx, &ys, LSUV_TEXEL_RGBA32F, floats / 4))
         return LSUV_OK;
-    lsuv_status st = lsuv_texel_ref_get(ctx, &ys, LSUV_TEXEL_RGBA32F, floats / 4, ref);
+    lsuv_status st = lsuv_texel_ref_get(ctx, &ys, LSUV_TEXEL_RGBA32F, floats / 4, &refs[2]);
     if (st == LSUV_OK) {
         *form = columns ? 1 : 2;
-        p->yt0 = ref->first;
+        p->yt0 = refs[2].first;
     }
     return st;
 }
@@ -289,7 +291,7 @@ static lsuv_status record_texel(lsuv_context *ctx, tx_plan *pl)
             uint64_t extent = p.ohw == 1 ? (uint64_t)(p.rows - 1) * p.ybs + (ncw - 1) * p.ycs + 1
                                          : (nu - 1) * p.ybs + (ncw - 1) * p.ycs + p.ohw;
             lsuv_buffer ys = lsuv_buffer_slice(pl->y, y0, pl->y->size - y0);
-            if ((st = tx_output(ctx, &p, &ys, extent, spec[0], spec[1], &refs[2], &spec[2])) != LSUV_OK)
+            if ((st = tx_output(ctx, &p, &ys, extent, spec[1], refs, &spec[2])) != LSUV_OK)
                 break;
             uint64_t tiles = lsuv_ceil_div(p.rows, spec[0]) * lsuv_ceil_div(p.cols, spec[1]) * p.groups;
             lsuv_dispatch_work(ctx, 2.0 * p.rows * p.cols * p.groups * pl->k, 0);
@@ -627,7 +629,7 @@ lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint
     uint32_t spec[3] = {4, 4, 0};
     if ((uint64_t)lsuv_ceil_div(a_rows, 8) * lsuv_ceil_div(b_rows, 8) >= 128)
         tx_tiles(a_rows, b_rows, 1, &spec[0], &spec[1]);
-    if ((st = tx_output(ctx, &p, c, (uint64_t)(a_rows - 1) * ldc + b_rows, spec[0], spec[1], &refs[2], &spec[2])) !=
+    if ((st = tx_output(ctx, &p, c, (uint64_t)(a_rows - 1) * ldc + b_rows, spec[1], refs, &spec[2])) !=
         LSUV_OK)
         return st;
     uint64_t tiles = (uint64_t)lsuv_ceil_div(a_rows, spec[0]) * lsuv_ceil_div(b_rows, spec[1]);
@@ -703,7 +705,7 @@ lsuv_status lsuv_k_texel_gram_diag(lsuv_context *ctx, const lsuv_buffer *v, uint
                  .t_bat = block / 4};
     lsuv_push_address(p.y, c->address);
     uint32_t spec[3] = {4, 4, 0}; /* small outputs: 4 x 4 tiles give a CPU device's cores more to share */
-    if ((st = tx_output(ctx, &p, c, (uint64_t)count * block * block, 4, 4, &refs[2], &spec[2])) != LSUV_OK)
+    if ((st = tx_output(ctx, &p, c, (uint64_t)count * block * block, 4, refs, &spec[2])) != LSUV_OK)
         return st;
     uint64_t tiles = (uint64_t)(block / 4) * (block / 4);
     lsuv_dispatch_work(ctx, 2.0 * block * block * ((double)count * k - (double)block * count * (count - 1) / 2), 0);
