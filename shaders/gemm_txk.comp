@@ -1,16 +1,16 @@
 #version 460
 #extension GL_GOOGLE_include_directive : require
-// gemm_txk.comp - dense layers on CPU devices: out[m][c] = sum_k X[m][k] W[c][k] (+ bias[c]),
-// and the update products of the block orthonormalization (out[m][c] += alpha * sum ...)
-// as a sum of outer products, with both operands K-major (pack_tx.comp, mode 3): texel
-// (k, j) of D holds rows 4j..4j+3 at depth k, likewise W. An invocation owns an 8 x 8 tile:
-// per k it loads two texels of each operand and does 64 multiply-adds. On lavapipe this
-// ran 1.5x faster than the K-contiguous dot-product form of gemm_tx.comp (used for conv,
-// whose input is not repacked as a K x M matrix, and for thin products, where transposing
-// the operands costs more than it saves: forward_gemm.c, KMAJOR_BALANCE). Row tiles are fastest across invocations:
-// the lanes of a subgroup read neighbouring data texels and the same weight texels.
-// Rows and columns are padded to multiples of 8 with zeros in the packed operands; only
-// the stores test bounds.
+// gemm_txk.comp - the update products of the orthonormalizations on CPU devices whose
+// operands are K-major as they lie (random_orthogonal.c: QT -= A W, W = T^T V;
+// orthonormalize.c: the MGS projections P -= Ct^T Q):
+//   out[m][c] = alpha * sum_k D[k][m] W[k][c] (+ bias[c]) (+ out, when accumulate)
+// as a sum of outer products: texel (k, j) of D holds rows 4j..4j+3 at depth k, likewise
+// W. An invocation owns a TR x TC tile: per k it loads TR / 4 + TC / 4 texels and does
+// TR * TC multiply-adds. Row tiles are fastest across invocations: the lanes of a subgroup
+// read neighbouring data texels and the same weight texels. Rows and columns are padded
+// (multiples of 8, of 16 for 16-wide tiles) in the operands; only the stores test bounds.
+// (Dense layers used to take this form too; gemm_tx's dot-product form with 16 x 16 tiles
+// overtook it: forward_gemm.c.)
 #include "common.glsl"
 
 layout(local_size_x = 64) in;

@@ -1,7 +1,6 @@
 #version 460
-// pack_tx.comp - lays operands out for gemm_tx.comp (conv: K-contiguous rows of whole
-// rgba32f texels) and gemm_txk.comp (dense: K-major), zero-padded, written with 16-byte
-// stores (texel.c). The source is read through an
+// pack_tx.comp - lays operands out for gemm_tx.comp (K-contiguous rows of whole rgba32f
+// texels), zero-padded, written with 16-byte stores (texel.c). The source is read through an
 // r32f view (one 4-byte load per lane on lavapipe, where a device-address load is a loop
 // over the lanes). One invocation writes one texel; MODE says what a texel holds:
 //   0 rows:   dst[row][c4] = src[row * k + 4 c4 + q]                         x: c4, y: row
@@ -9,9 +8,7 @@
 //             (NCHW input; x: (iwp, g, c4), so that the writes are contiguous across
 //             lanes, which ran 3x faster than contiguous reads; y: ihp, z: b)
 //   2 filter: dst[co][rs][c4] = w[co][4 c4 + q][rs]     (OIHW weights; x: c4, y: rs, z: co)
-//   3 k-major: dst[z][k][j] = src[z c + 4 j + q][k]   (z matrices of c rows of length k;
-//             x: j, y: k, z: the matrix; the writes contiguous across lanes ran 3x faster
-//             than the reads so)
+//   3 (unused: was the K-major form of dense layers)
 //   4 input, one group, rows of whole texels (w % 4 == 0): as 1, but an invocation reads
 //             4 texels (4 columns of 4 channels, rgba32f view S4) and writes the 4 texels
 //             of their transpose, 16-byte accesses both ways (x: (column / 4, c4), y: the
@@ -93,10 +90,6 @@ void main()
             xstep = 0;       cstep = p.h * p.w;
             dst = (z * p.hp + y) * p.wp * p.g * p.t;  dstep = 1;
             cn = ih < p.h ? p.cg : 0;
-        } else if (MODE == 3) {  // z: one matrix per group (conv weights)
-            base = z * p.c * p.k + y;  xstep = 4 * p.k; cstep = p.k;
-            dst = (z * p.k + y) * p.t; dstep = 1;
-            cn = p.c;
         } else {
             base = z * p.cg * p.rs + y;  xstep = 4 * p.rs; cstep = p.rs;
             dst = (z * p.rs + y) * p.t;  dstep = 1;

@@ -135,7 +135,7 @@ typedef struct pack_push {
     uint32_t s0, t0, nx, ny, nz, t, k, g, cg, c, h, w, hp, wp, ph, pw, rs, s4;
 } pack_push;
 LSUV_PUSH_FITS(pack_push);
-enum { PACK_ROWS = 0, PACK_INPUT = 1, PACK_FILTER = 2, PACK_KMAJOR = 3, PACK_INPUT_BLOCKS = 4 }; /* pack_tx.comp */
+enum { PACK_ROWS = 0, PACK_INPUT = 1, PACK_FILTER = 2, PACK_INPUT_BLOCKS = 4 }; /* pack_tx.comp */
 #define PACK_GROUPS 64 /* workgroups of a pack at most (tx_pack) */
 
 /* One GEMM as gemm_tx.comp runs it. Data come in units (dense: rows; conv: images) of
@@ -200,8 +200,6 @@ static lsuv_status tx_pack(lsuv_context *ctx, uint32_t mode, const lsuv_buffer *
     /* the grid: x the texels along a row (lanes), y and z per workgroup (pack_tx.comp) */
     if (mode == PACK_ROWS)
         pp.nx = pp.t, pp.ny = (uint32_t)n, pp.nz = 1;
-    else if (mode == PACK_KMAJOR)
-        pp.nx = pp.t, pp.ny = pp.k, pp.nz = (uint32_t)n;
     else if (mode == PACK_INPUT)
         pp.nx = pp.wp * pp.g * pp.t, pp.ny = pp.hp, pp.nz = (uint32_t)n;
     else if (mode == PACK_INPUT_BLOCKS)
@@ -301,12 +299,6 @@ static lsuv_status record_texel(lsuv_context *ctx, tx_plan *pl)
     return st;
 }
 
-/* Dense layers go K-major (gemm_txk.comp) when rows * cols / (rows + cols) reaches this:
- * its product ran 1.5x faster on lavapipe than gemm_tx's, but transposing x and w costs
- * (rows + cols) * depth stores at 1-3 GB/s while the K-contiguous form reads both as they
- * are (1024 x 32 x 1024: the same time either way; 32 x 1024 x 1024: gemm_tx 3x faster). */
-#define KMAJOR_BALANCE 96
-
 /* Push constants of gemm_txk.comp. */
 typedef struct txk_push {
     uint32_t y[2], bias[2];
@@ -317,70 +309,6 @@ typedef struct txk_push {
     uint32_t d_bat, w_bat, y_bat, c_bat; /* batches (workgroup rows): lsuv_k_texel_gemm_tn_diag */
 } txk_push;
 LSUV_PUSH_FITS(txk_push);
-
-/* Dense through gemm_txk.comp: x and w packed K-major (pack mode 3), each in chunks of
- * rows / columns (multiples of 8) that fit one view, each chunk a matrix of its own; one
- * GEMM per pair of chunks. *fit = 0, with nothing recorded, when 8 rows of depth `in` do
- * not fit a view. */
-static lsuv_status record_texel_dense(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buffer *w,
-                                      const lsuv_buffer *bias, const lsuv_buffer *y, uint32_t batch,
-                                      uint32_t in, uint32_t out, int *fit)
-{
-    uint64_t span = lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F), fspan = lsuv_texel_span(ctx, LSUV_TEXEL_R32F);
-    uint64_t step = min64(span * 4 / in, fspan / in) / 8 * 8; /* n rows: n / 4 * in texels, n * in floats */
-    *fit = step >= 8;
-    if (!*fit)
-        return LSUV_OK;
-    const lsuv_buffer *src[2] = {x, w};
-    uint32_t count[2] = {batch, out};
-    uint64_t chunk[2], chunks[2];
-    lsuv_buffer packed[2];
-    lsuv_status st = LSUV_OK;
-    for (int o = 1; o >= 0 && st == LSUV_OK; o--) { /* weights first, then data */
-        chunk[o] = min64(step, lsuv_round_up(count[o], 8));
-        chunks[o] = lsuv_ceil_div(count[o], chunk[o]);
-        uint64_t texels = chunk[o] / 4 * in; /* per chunk */
-        st = lsuv_scratch(ctx, chunks[o] * texels * 16, &packed[o]);
-        for (uint64_t j = 0; st == LSUV_OK && j < chunks[o]; j++) {
-            uint64_t first = j * chunk[o], n = min64(chunk[o], count[o] - first), np = lsuv_round_up(n, 8);
-            lsuv_buffer from = lsuv_buffer_slice(src[o], first * in * 4, n * in * 4);
-            lsuv_buffer to = lsuv_buffer_slice(&packed[o], j * texels * 16, np / 4 * in * 16);
-            st = tx_pack(ctx, PACK_KMAJOR, &from, n * in, &to, np / 4 * in, 1,
-                         (pack_push){.t = (uint32_t)(np / 4), .k = in, .c = (uint32_t)n});
-        }
-    }
-    for (uint64_t i = 0; st == LSUV_OK && i < chunks[0]; i++)
-        for (uint64_t j = 0; st == LSUV_OK && j < chunks[1]; j++) {
-            uint64_t r0 = i * chunk[0], nr = min64(chunk[0], batch - r0), rp = lsuv_round_up(nr, 8);
-            uint64_t c0 = j * chunk[1], nc = min64(chunk[1], out - c0), cp = lsuv_round_up(nc, 8);
-            lsuv_buffer d = lsuv_buffer_slice(&packed[0], i * (chunk[0] / 4 * in) * 16, rp / 4 * in * 16);
-            lsuv_buffer e = lsuv_buffer_slice(&packed[1], j * (chunk[1] / 4 * in) * 16, cp / 4 * in * 16);
-            lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
-            if ((st = lsuv_texel_ref_get(ctx, &d, LSUV_TEXEL_RGBA32F, rp / 4 * in, &refs[0])) != LSUV_OK ||
-                (st = lsuv_texel_ref_get(ctx, &e, LSUV_TEXEL_RGBA32F, cp / 4 * in, &refs[1])) != LSUV_OK)
-                break;
-            txk_push p = {.rows = (uint32_t)nr, .cols = (uint32_t)nc, .has_bias = has_buffer(bias), .k = in,
-                          .d0 = refs[0].first, .w0 = refs[1].first, .ldd = (uint32_t)(rp / 4),
-                          .ldw = (uint32_t)(cp / 4), .ldy = out, .alpha = 1.0f};
-            lsuv_push_address(p.y, y->address + (r0 * out + c0) * 4);
-            lsuv_push_address(p.bias, p.has_bias ? bias->address + c0 * 4 : 0);
-            /* the output through a texel view where its rows are whole tiles of texels and
-             * there is no bias: 16 texel accesses per tile instead of 64 device-address
-             * stores (on lavapipe those cost as much as 64 steps of k) */
-            lsuv_buffer ys = lsuv_buffer_slice(y, (r0 * out + c0) * 4, ((nr - 1) * out + nc) * 4);
-            uint64_t ytexels = ((nr - 1) * out + nc) / 4;
-            uint32_t txy = !p.has_bias && nc % 8 == 0 && out % 4 == 0 &&
-                           lsuv_texel_fits(ctx, &ys, LSUV_TEXEL_RGBA32F, ytexels);
-            if (txy && (st = lsuv_texel_ref_get(ctx, &ys, LSUV_TEXEL_RGBA32F, ytexels, &refs[2])) != LSUV_OK)
-                break;
-            p.y0 = txy ? refs[2].first : 0;
-            uint64_t tiles = rp / 8 * (cp / 8);
-            lsuv_dispatch_work(ctx, 2.0 * nr * nc * in, 0);
-            st = lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, &txy, 1, refs, &p, sizeof p,
-                                     capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
-        }
-    return st;
-}
 
 /* The kernel that runs when the texel one cannot take a problem. */
 static int fallback_kernel(const lsuv_context *ctx)
@@ -437,15 +365,11 @@ lsuv_status lsuv_k_dense(lsuv_context *ctx, const lsuv_buffer *x, const lsuv_buf
     push.k = in;
     push.has_bias = has_buffer(bias);
     int kernel = choose_kernel(ctx, 0, out);
-    if (kernel == KERNEL_TEXEL && (uint64_t)batch * out >= (uint64_t)KMAJOR_BALANCE * ((uint64_t)batch + out)) {
-        int fit;
-        lsuv_status st = record_texel_dense(ctx, x, w, bias, y, batch, in, out, &fit);
-        if (st != LSUV_OK || fit)
-            return st;
-    }
     if (kernel == KERNEL_TEXEL) {
-        /* few rows: gemm_tx on x and w as they are when their rows are whole texels
-         * (w transposed would cost more than the product) */
+        /* gemm_tx on x and w as they are when their rows are whole texels. (A K-major form
+         * through gemm_txk, x and w transposed, ran 1.3-1.9x slower than this once gemm_tx
+         * took 16 x 16 tiles: 1024^3 30.5 vs 39 GFLOP/s, 128 x 4096 x 1024 22.4 vs 37.5,
+         * packs included; it was removed.) */
         uint32_t t = (in + 3) / 4;
         tx_plan pl = {.x = x, .w = w, .bias = bias, .y = y, .conv = 0,
                       .pack_x = in % 4 || !lsuv_texel_aligned(x, LSUV_TEXEL_RGBA32F),
