@@ -313,6 +313,10 @@ typedef struct lsuv_report {
     int64_t samples_per_batch;
     int batches;
     const char *warning;       /* NULL or e.g. "batch of 8 samples: under 16 ..." */
+    /* FLOPs the orthonormal pre-init's products ran (2 per multiply-add as each product
+     * kernel declares it, structural zeros included; 0 with orthonormal off). Appended:
+     * the library allocates reports, so older callers are unaffected. */
+    double flops_orthonormalize;
 } lsuv_report;
 
 /* Runs LSUV on the network with the given data. report may be NULL; else *report is

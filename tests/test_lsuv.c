@@ -124,6 +124,21 @@ Test(lsuv, mlp20_tanh_pre_fixed_batch_one_forward)
     }
     cr_assert(computed >= 1, "orthonormal weights on tanh outputs need rescaling somewhere");
     cr_assert_null(rep->warning);
+    /* the pre-init's products, as declared: at least the Householder construction's
+     * 2 m n^2 - (2/3) n^3 per weight (n <= m), at most half again (blocks of 64 multiply
+     * some of V's zeros) */
+    const double shapes[3][3] = {{1024, 784, 1}, {1024, 1024, 19}, {1024, 10, 1}};
+    double needed = 0;
+    for (int i = 0; i < 3; i++)
+        needed += shapes[i][2] * (2 * shapes[i][0] * shapes[i][1] * shapes[i][1] -
+                                  2.0 / 3 * shapes[i][1] * shapes[i][1] * shapes[i][1]);
+    cr_assert(rep->flops_orthonormalize >= needed && rep->flops_orthonormalize <= 1.5 * needed,
+              "pre-init FLOPs %.4g, the construction needs %.4g", rep->flops_orthonormalize, needed);
+    lsuv_report_free(rep);
+    o.orthonormal = 0;
+    o.progress = NULL;
+    rep = run_and_check(ctx, net, d, &o);
+    cr_assert_eq(rep->flops_orthonormalize, 0.0, "no pre-init, no pre-init FLOPs");
     check_finite(net);
     lsuv_report_free(rep);
     lsuv_data_free(d);

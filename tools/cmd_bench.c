@@ -309,6 +309,9 @@ static int bench_run(const cli_args *a)
                    rep->flops_executed / rep->flops_forward, rep->flops_forward);
             printf("achieved: %.2f GFLOP/s in the forward phase, %.2f GFLOP/s over the total\n",
                    med[3] > 0 ? rep->flops_executed / med[3] * 1e-9 : 0, rep->flops_executed / med[0] * 1e-9);
+            if (rep->flops_orthonormalize > 0)
+                printf("orthonormal pre-init: products %.4g FLOPs executed, %.2f GFLOP/s over its phase\n",
+                       rep->flops_orthonormalize, med[2] > 0 ? rep->flops_orthonormalize / med[2] * 1e-9 : 0);
             report_print_table(stdout, rep);
             if (a->profile) {
                 printf("\ndevice time per kernel, last run:\n");

@@ -62,6 +62,10 @@ void report_print_json(FILE *f, const char *model, const lsuv_context *ctx, int 
     num(f, t[3] > 0 ? r->flops_executed / t[3] * 1e-9 : NAN);
     fputs(", \"gflops_total\": ", f);
     num(f, t[0] > 0 ? r->flops_executed / t[0] * 1e-9 : NAN);
+    fputs(", \"flops_orthonormalize\": ", f);
+    num(f, r->flops_orthonormalize);
+    fputs(", \"gflops_orthonormalize\": ", f);
+    num(f, t[2] > 0 ? r->flops_orthonormalize / t[2] * 1e-9 : NAN);
     fputs(", \"warning\": ", f);
     if (r->warning)
         str(f, r->warning);

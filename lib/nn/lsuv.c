@@ -662,7 +662,7 @@ lsuv_status lsuv_init(lsuv_net *net, const lsuv_data *data, const lsuv_options *
     if ((st = lsuv_submit(ctx)) != LSUV_OK) /* the caller's pending work, before anything of ours */
         lsuv_fail(ctx, st, "lsuv_init: submitting earlier work: %s", lsuv_context_last_error(ctx));
     for (int p = 0; p < LSUV_PHASE_COUNT; p++)
-        ctx->phase_seconds[p] = 0;
+        ctx->phase_seconds[p] = ctx->phase_flops[p] = 0;
     int was_profiling = ctx->profiling;
     ctx->profiling = 1;
 
@@ -710,6 +710,7 @@ lsuv_status lsuv_init(lsuv_net *net, const lsuv_data *data, const lsuv_options *
     rep->time_moments_s = ctx->phase_seconds[LSUV_PHASE_MOMENTS];
     rep->flops_executed = flops_executed;
     rep->flops_forward = flops_forward;
+    rep->flops_orthonormalize = ctx->phase_flops[LSUV_PHASE_ORTHONORMALIZE];
     ctx->profiling = was_profiling;
     if (st == LSUV_OK && report)
         *report = rep;

@@ -119,6 +119,7 @@ lsuv_status lsuv_dispatch(lsuv_context *ctx, lsuv_shader_id shader, const uint32
     ctx->vk.vkCmdDispatch(ctx->cmd, gx, gy, gz);
     double flops = ctx->next_flops, bytes = ctx->next_bytes;
     ctx->next_flops = ctx->next_bytes = 0; /* a declaration holds for one dispatch */
+    ctx->phase_flops[ctx->phase] += flops;
     if (timed) {
         ctx->vk.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ctx->query_pool,
                                     ctx->query_used + 1);

@@ -117,6 +117,7 @@ struct lsuv_context {
     lsuv_phase phase;
     int profiling;
     double phase_seconds[LSUV_PHASE_COUNT];
+    double phase_flops[LSUV_PHASE_COUNT]; /* FLOPs the dispatches declared (lsuv_dispatch_work), per phase */
     /* per shader, while profiling (bench --profile): device seconds, dispatches, and the
      * work the kernels declared (lsuv_dispatch_work) */
     uint16_t query_shader[LSUV_QUERY_COUNT / 2];
