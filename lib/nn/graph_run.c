@@ -23,7 +23,7 @@ static uint64_t node_count_per_batch(const lsuv_graph_run *r, const lsuv_node *n
 
 static int is_alias(const lsuv_node *n) { return n->kind == LSUV_NODE_FLATTEN || n->kind == LSUV_NODE_RESHAPE; }
 
-/* No work of its own: an alias by kind, or an activation done in place by its producer. */
+/* No work of its own: an alias by kind, or a node done in place by its producer (fused). */
 static int runs_nothing(const lsuv_graph_run *r, int id) { return is_alias(&r->net->nodes[id]) || r->fused[id]; }
 
 /* The kept node's owner (its memory), or -1. */
@@ -335,7 +335,10 @@ static lsuv_status prepare_batchnorm(lsuv_graph_run *r, int id)
     if (st == LSUV_OK)
         st = lsuv_buffer_upload(r->ctx, &r->extra[id], 0, out, 8ull * C);
     free(h);
-    free(out);
+    if (st == LSUV_OK)
+        r->extra_host[id] = out;
+    else
+        free(out);
     if (st != LSUV_OK) /* say which node */
         lsuv_fail(r->ctx, st, "batch norm %s: scale and shift: %s", n->name, lsuv_context_last_error(r->ctx));
     return st;
@@ -356,8 +359,9 @@ lsuv_status lsuv_graph_run_begin(lsuv_graph_run *r, lsuv_net *net, int K, uint32
     r->owner = calloc((size_t)N, sizeof *r->owner);
     r->uses = calloc((size_t)N, sizeof *r->uses);
     r->extra = calloc((size_t)N, sizeof *r->extra);
+    r->extra_host = calloc((size_t)N, sizeof *r->extra_host);
     r->fused = calloc((size_t)N, sizeof *r->fused);
-    if (!r->vals || !r->owner || !r->uses || !r->extra || !r->fused)
+    if (!r->vals || !r->owner || !r->uses || !r->extra || !r->extra_host || !r->fused)
         return lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "graph run of %d nodes: out of host memory", N);
     for (int i = 0; i < N; i++) {
         const lsuv_node *n = &net->nodes[i];
@@ -387,10 +391,13 @@ void lsuv_graph_run_end(lsuv_graph_run *r)
         lsuv_buffer_free(r->ctx, &r->vals[i]);
     for (int i = 0; r->extra && i < N; i++)
         lsuv_buffer_free(r->ctx, &r->extra[i]);
+    for (int i = 0; r->extra_host && i < N; i++)
+        free(r->extra_host[i]);
     free(r->vals);
     free(r->owner);
     free(r->uses);
     free(r->extra);
+    free(r->extra_host);
     free(r->fused);
     memset(r, 0, sizeof *r);
 }

@@ -19,6 +19,7 @@ typedef struct lsuv_graph_run {
     int *uses;             /* remaining readers per owner */
     unsigned char *fused;  /* per node: its work was done in place by its producer (an alias now) */
     lsuv_buffer *extra;    /* per node: batch-norm scale/shift (2*C floats) */
+    float **extra_host;    /* the same on the host (the LSUV engine folds it into a layer's pass) */
     int keep;              /* a node whose value must outlive its readers, or -1 */
     double flops_executed; /* dense/conv FLOPs recorded so far */
     double flops_forward;  /* one forward of every dense/conv node over all batches */

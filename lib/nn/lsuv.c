@@ -255,19 +255,19 @@ static lsuv_status apply_layer(run *r, layer_state *L, double s, const lsuv_buff
     float *h = NULL;
     lsuv_status st = LSUV_OK;
     if (t.bn >= 0) { /* the folded affine, made on the host from the norm's scale and shift */
+        const float *norm = r->g.extra_host[t.bn]; /* C scales, then C shifts */
         bn_a = lsuv_buffer_slice(&r->g.extra[t.bn], 0, 4ull * L->C);
         bn_b = lsuv_buffer_slice(&r->g.extra[t.bn], 4ull * L->C, 4ull * L->C);
-        h = malloc(16ull * L->C);
-        st = h ? lsuv_buffer_download(ctx, &r->g.extra[t.bn], 0, h, 8ull * L->C)
-               : lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a folded batch norm");
+        h = malloc(8ull * L->C);
+        st = h ? LSUV_OK : lsuv_fail(ctx, LSUV_ERROR_OUT_OF_HOST_MEMORY, "out of host memory for a folded batch norm");
         for (uint32_t c = 0; c < L->C && st == LSUV_OK; c++) {
-            h[2 * L->C + c] = (float)(h[c] * s);
-            h[3 * L->C + c] = (float)(h[c] * (bias ? L->bias[c] : 0.0) + h[L->C + c]);
+            h[c] = (float)(norm[c] * s);
+            h[L->C + c] = (float)(norm[c] * (bias ? L->bias[c] : 0.0) + norm[L->C + c]);
         }
         if (st == LSUV_OK)
             st = lsuv_buffer_alloc(ctx, 8ull * L->C, &fold);
         if (st == LSUV_OK)
-            st = lsuv_buffer_upload(ctx, &fold, 0, h + 2 * L->C, 8ull * L->C);
+            st = lsuv_buffer_upload(ctx, &fold, 0, h, 8ull * L->C);
         fold_a = lsuv_buffer_slice(&fold, 0, 4ull * L->C);
         fold_b = lsuv_buffer_slice(&fold, 4ull * L->C, 4ull * L->C);
     }
