@@ -27,7 +27,7 @@ layout(constant_id = 1) const uint TC = 8;  // columns per invocation
 //   1: conv, ohw % 4 == 0: each 4 rows of a tile are 4 positions of one image (rows start
 //      at multiples of 4), so each column's values are TR / 4 texels of YT (NCHW);
 //   2: rows of outputs (ohw == 1, ycs == 1), cols % TC == 0 and ybs % 4 == 0: each row of
-//      a tile is TC / 4 texels of YT;
+//      a tile is TC / 4 texels of YT.
 layout(constant_id = 2) const uint YT_FORM = 0;
 layout(local_size_x = 64) in;
 layout(set = 0, binding = 0, rgba32f) uniform readonly imageBuffer D;
@@ -142,8 +142,7 @@ void main()
                 uint c = ct * TC + b;
                 if (c < p.cols) {
                     uint col = g * p.cols + c;
-                    float v = acc[a][b] + (p.has_bias != 0 ? B.v[col] : 0.0);
-                    Y.v[base + col * p.ycs] = v;
+                    Y.v[base + col * p.ycs] = acc[a][b] + (p.has_bias != 0 ? B.v[col] : 0.0);
                 }
             }
         }

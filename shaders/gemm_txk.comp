@@ -3,7 +3,7 @@
 // gemm_txk.comp - the update products of the orthonormalizations on CPU devices whose
 // operands are K-major as they lie (random_orthogonal.c: QT -= A W, W = T^T V;
 // orthonormalize.c: the MGS projections P -= Ct^T Q):
-//   out[m][c] = alpha * sum_k D[k][m] W[k][c] (+ bias[c]) (+ out, when accumulate)
+//   out[m][c] = alpha * sum_k D[k][m] W[k][c] (+ out, when accumulate)
 // as a sum of outer products: texel (k, j) of D holds rows 4j..4j+3 at depth k, likewise
 // W. An invocation owns a TR x TC tile: per k it loads TR / 4 + TC / 4 texels and does
 // TR * TC multiply-adds. Row tiles are fastest across invocations: the lanes of a subgroup
@@ -16,8 +16,8 @@
 layout(local_size_x = 64) in;
 // TXY: the output read (accumulate) and written through a third texel view, two texels
 // per row of a tile, instead of 64 device-address accesses (a loop over the lanes each on
-// CPU devices; with a short k they cost more than the products). Needs cols % 8 == 0, rows
-// of whole texels and no bias.
+// CPU devices; with a short k they cost more than the products). Needs cols % TC == 0 and
+// rows of whole texels.
 layout(constant_id = 0) const bool TXY = false;
 // rows and columns per invocation (multiples of 4; operands padded to multiples of 8, so
 // 16 needs the host to pad to 16: forward_gemm.c)
@@ -28,12 +28,12 @@ layout(set = 0, binding = 1, rgba32f) uniform readonly imageBuffer W;
 layout(set = 0, binding = 2, rgba32f) uniform imageBuffer YT;
 
 layout(push_constant) uniform P {
-    uvec2 y, bias;
-    uint rows, cols, has_bias, k;
+    uvec2 y;
+    uint rows, cols, k;
     uint d0, w0;     // first texels in the views
     uint ldd, ldw;   // texels per k: padded rows / 4, padded columns / 4
     uint ldy;        // output floats per row
-    float alpha;     // out = alpha * product (+ bias) (+ out, when accumulate)
+    float alpha;     // out = alpha * product (+ out, when accumulate)
     uint accumulate;
     uint y0;         // TXY: the output's first texel in YT
     // a batch of products, one per workgroup row z (random_orthogonal.c): operand z starts
@@ -44,7 +44,7 @@ layout(push_constant) uniform P {
 
 void main()
 {
-    Floats Y = Floats(p.y), B = Floats(p.bias);
+    Floats Y = Floats(p.y);
     uint z = gl_WorkGroupID.y, cols = p.cols - z * p.c_bat;
     uint rtiles = (p.rows + TR - 1) / TR, ctiles = (cols + TC - 1) / TC; // within ldd, ldw: padded
     uint total = rtiles * ctiles;
@@ -92,7 +92,7 @@ void main()
             for (uint b = 0; b < TC; b++) {
                 uint c = ct * TC + b;
                 if (c < cols) {
-                    float v = p.alpha * acc[a][b] + (p.has_bias != 0 ? B.v[c] : 0.0);
+                    float v = p.alpha * acc[a][b];
                     Y.v[m * p.ldy + c] = p.accumulate != 0 ? Y.v[m * p.ldy + c] + v : v;
                 }
             }

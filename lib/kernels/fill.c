@@ -20,7 +20,7 @@ lsuv_status lsuv_k_fill_normal(lsuv_context *ctx, const lsuv_buffer *buf, uint64
     /* CPU devices: blocks of 4 values stored as texels where they line up with y's
      * (fill_normal.comp, TEXEL), in chunks of whole texels that fit a view */
     uint64_t span = lsuv_texel_span(ctx, LSUV_TEXEL_RGBA32F) * 4, step = FILL_CHUNK;
-    int texel = ctx->info.type == LSUV_DEVICE_CPU && offset % 4 == 0 && n % 4 == 0 && span >= 4 &&
+    int texel = ctx->info.type == LSUV_DEVICE_CPU && offset % 4 == 0 && n % 4 == 0 &&
                 lsuv_texel_fits(ctx, buf, LSUV_TEXEL_RGBA32F, 1);
     if (texel && span < step)
         step = span;

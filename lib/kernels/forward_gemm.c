@@ -94,7 +94,6 @@ static lsuv_status record_gemm(lsuv_context *ctx, gemm_push *push, int conv, uin
 
 /* ---- the texel kernel (CPU devices; vk/texel.c says why) */
 
-
 /* Push constants of gemm_tx.comp and pack_tx.comp. */
 typedef struct tx_push {
     uint32_t y[2], bias[2];
@@ -131,6 +130,7 @@ static lsuv_status tx_output(lsuv_context *ctx, tx_push *p, const lsuv_buffer *y
     }
     return st;
 }
+
 typedef struct pack_push {
     uint32_t s0, t0, nx, ny, nz, t, k, g, cg, c, h, w, hp, wp, ph, pw, rs, s4;
 } pack_push;
@@ -301,8 +301,8 @@ static lsuv_status record_texel(lsuv_context *ctx, tx_plan *pl)
 
 /* Push constants of gemm_txk.comp. */
 typedef struct txk_push {
-    uint32_t y[2], bias[2];
-    uint32_t rows, cols, has_bias, k, d0, w0, ldd, ldw, ldy;
+    uint32_t y[2];
+    uint32_t rows, cols, k, d0, w0, ldd, ldw, ldy;
     float alpha;
     uint32_t accumulate;
     uint32_t y0;
@@ -548,8 +548,8 @@ lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint
     tx_push p = {.rows = a_rows, .cols = b_rows, .groups = 1, .d0 = refs[0].first, .w0 = refs[1].first, .t = t,
                  .r = 1, .s = 1, .d_img = st4, .ohw = 1, .ow = 1, .ybs = ldc, .ycs = 1, .wst = st4};
     lsuv_push_address(p.y, c->address);
-    /* 8 x 8 tiles, or 4 x 4 where 8 x 8 ones would fill fewer than two workgroups (one
-     * core of a CPU device; e.g. a 64 x 64 Gram matrix): 4x the invocations */
+    /* 4 x 4 tiles where 8 x 8 ones would fill fewer than two workgroups (one core of a
+     * CPU device; e.g. a 64 x 64 Gram matrix): 4x the invocations; else tx_tiles' choice */
     uint32_t spec[3] = {4, 4, 0};
     if ((uint64_t)lsuv_ceil_div(a_rows, 8) * lsuv_ceil_div(b_rows, 8) >= 128)
         tx_tiles(a_rows, b_rows, 1, &spec[0], &spec[1]);
@@ -567,17 +567,18 @@ lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at
                                         uint32_t ldy, uint32_t rows, uint32_t cols, float alpha)
 {
     uint64_t cols8 = lsuv_round_up(cols, 8), rows8 = lsuv_round_up(rows, 8); /* whole tiles are read */
-    /* 16 x 16 tiles where the operands are padded for them and there are enough tiles
-     * (as gemm_tx's tx_tiles); else 8 x 8 */
-    uint32_t t = ldat % 16 == 0 && ldb % 16 == 0 && cols % 16 == 0 && rows8 <= ldat &&
-                         lsuv_ceil_div(rows, 16) * (cols / 16) >= 256 && fits(at, (uint64_t)(k - 1) * ldat + lsuv_round_up(rows, 16))
-                     ? 16
-                     : 8;
     if (ldat % 8 || ldb % 8 || !k || !rows || !cols || rows8 > ldat || cols8 > ldb ||
         !fits(at, (uint64_t)(k - 1) * ldat + rows8) || !fits(b, (uint64_t)(k - 1) * ldb + cols8) ||
         !fits(y, (uint64_t)(rows - 1) * ldy + cols))
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT,
                          "texel update: %u x %u of depth %u (strides %u, %u) does not fit", rows, cols, k, ldat, ldb);
+    /* 16 x 16 tiles where the operands are padded for them (whole 16-wide tiles are read)
+     * and there are 256 of them (as gemm_tx's tx_tiles); else 8 x 8 */
+    uint64_t rows16 = lsuv_round_up(rows, 16);
+    uint32_t t = ldat % 16 == 0 && ldb % 16 == 0 && cols % 16 == 0 && rows16 / 16 * (cols / 16) >= 256 &&
+                         fits(at, (uint64_t)(k - 1) * ldat + rows16)
+                     ? 16
+                     : 8;
     uint64_t rows_t = lsuv_round_up(rows, t), cols_t = lsuv_round_up(cols, t);
     lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
     lsuv_status st = lsuv_texel_ref_get(ctx, at, LSUV_TEXEL_RGBA32F, ((k - 1) * ldat + rows_t) / 4, &refs[0]);
