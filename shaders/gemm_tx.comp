@@ -47,6 +47,11 @@ layout(push_constant) uniform P {
     // output y_bat floats further than operand z - 1, with t_bat texels fewer per step
     uint d_bat, w_bat, y_bat, t_bat;
     uint yt0; // YT_FORM != 0: the output's first texel in YT
+    // dense form only (r = s = 1), the Householder blocks (random_orthogonal.c), whose row
+    // m of D is zero before float m: bit 0, an invocation starts its k loop at its row
+    // tile's first row (the skipped terms are zeros); bit 1 (D = W, a Gram matrix), tiles
+    // wholly above the diagonal are neither made nor written (only the lower half is read)
+    uint tri;
 } p;
 
 void main()
@@ -61,6 +66,9 @@ void main()
     for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
         uint rt = i % rtiles, rest = i / rtiles;
         uint ct = rest % ctiles, g = rest / ctiles;
+        if ((p.tri & 2u) != 0 && ct * TC >= (rt + 1) * TR)
+            continue;
+        uint kbeg = (p.tri & 1u) != 0 ? min(rt * (TR / 4), t) : 0;
         int da[TR], wa[TC];
         for (uint a = 0; a < TR; a++) {
             uint m = min(rt * TR + a, p.rows - 1);  // tails recompute the last row
@@ -75,11 +83,11 @@ void main()
         for (uint a = 0; a < TR; a++)
             for (uint b = 0; b < TC; b++)
                 acc[a][b] = 0.0;
-        int wo = 0;
+        int wo = int(kbeg);
         for (uint kr = 0; kr < p.r; kr++)
             for (uint ks = 0; ks < p.s; ks++) {
-                int dof = int(kr * p.d_kr + ks * p.d_ks);
-                for (uint k4 = 0; k4 < t; k4++, dof++, wo++) {
+                int dof = int(kr * p.d_kr + ks * p.d_ks + kbeg);
+                for (uint k4 = kbeg; k4 < t; k4++, dof++, wo++) {
                     vec4 dv[TR], wv[TC];
                     for (uint a = 0; a < TR; a++)
                         dv[a] = imageLoad(D, da[a] + dof);

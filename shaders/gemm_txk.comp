@@ -40,6 +40,10 @@ layout(push_constant) uniform P {
     // d_bat / w_bat texels, its output y_bat texels (TXY) further than those of z - 1, and
     // has c_bat columns fewer
     uint d_bat, w_bat, y_bat, c_bat;
+    // D upper triangular in its first rows (random_orthogonal.c: T, and A = QT V^T on the
+    // identity rows of QT), D[k][m] = 0 for k > m: an invocation stops its k loop after
+    // its row tile's last row
+    uint tri;
 } p;
 
 void main()
@@ -56,7 +60,8 @@ void main()
         for (uint a = 0; a < TR; a++)
             for (uint b = 0; b < TC; b++)
                 acc[a][b] = 0.0;
-        for (uint k = 0; k < p.k; k++, da += int(p.ldd), wa += int(p.ldw)) {
+        uint kend = p.tri != 0 ? min(p.k, (rt + 1) * TR) : p.k;
+        for (uint k = 0; k < kend; k++, da += int(p.ldd), wa += int(p.ldw)) {
             float dv[TR], wv[TC];
             for (uint j = 0; j < TR / 4; j++) {
                 vec4 t = imageLoad(D, da + int(j));

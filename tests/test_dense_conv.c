@@ -138,7 +138,7 @@ Test(dense, texel_products_for_orthonormalization)
                 y0[(size_t)r * ldy + j] = NAN; /* beyond cols: must stay NaN */
         lsuv_buffer bat = test_upload(ctx, at, (size_t)k * ldat), bb2 = test_upload(ctx, b2, (size_t)k * ldb);
         lsuv_buffer by = test_upload(ctx, y0, (size_t)rows * ldy);
-        cr_assert_eq(lsuv_k_texel_gemm_tn_update(ctx, &bat, ldat, &bb2, ldb, k, &by, ldy, rows, cols, -0.75f),
+        cr_assert_eq(lsuv_k_texel_gemm_tn_update(ctx, &bat, ldat, &bb2, ldb, k, &by, ldy, rows, cols, -0.75f, 0),
                      LSUV_OK, "%s", lsuv_context_last_error(ctx));
         float *y = test_download(ctx, &by, (size_t)rows * ldy);
         worst = 0;
@@ -171,7 +171,7 @@ Test(dense, texel_products_for_orthonormalization)
     /* misuse is refused with a message */
     lsuv_buffer small = test_alloc_poisoned(ctx, 16);
     cr_assert_eq(lsuv_k_texel_gemm_nt(ctx, &small, 2, &small, 2, 6, &small, 2), LSUV_ERROR_INVALID_ARGUMENT);
-    cr_assert_eq(lsuv_k_texel_gemm_tn_update(ctx, &small, 4, &small, 8, 1, &small, 8, 1, 1, 1.0f),
+    cr_assert_eq(lsuv_k_texel_gemm_tn_update(ctx, &small, 4, &small, 8, 1, &small, 8, 1, 1, 1.0f, 0),
                  LSUV_ERROR_INVALID_ARGUMENT);
     cr_assert(strstr(lsuv_context_last_error(ctx), "texel update"), "%s", lsuv_context_last_error(ctx));
     lsuv_buffer_free(ctx, &small);

@@ -547,7 +547,8 @@ Test(orthonormalize, haar_from_gaussian_matches_double_reflectors)
 {
     lsuv_context *ctx = test_context();
     static const uint32_t shapes[][2] = {{1, 1}, {3, 7}, {7, 3}, {17, 17}, {33, 100}, {100, 33},
-                                         {64, 576}, {45, 1001}, {130, 131}, {96, 1152}};
+                                         {64, 576}, {45, 1001}, {130, 131}, {96, 1152}, {200, 203},
+                                         {300, 301}, {530, 520}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         check_haar(ctx, shapes[i][0], shapes[i][1], 60 + i);
     lsuv_context_destroy(ctx);

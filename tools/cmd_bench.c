@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "common/util.h"
 #include "kernels/kernels.h"
 #include "model_open.h"
 #include "zoo.h"
@@ -12,7 +13,7 @@
 static const char bench_usage[] =
     "usage: lsuv-vk bench --model NAME [--batch N] [--repeat R] [--act A] [--measure pre|post]\n"
     "                     [--keep-weights] [--device D] [--json] [--profile]\n"
-    "       lsuv-vk bench --kernel gemm M N K [--repeat R] [--device D] [--json]\n"
+    "       lsuv-vk bench --kernel gemm|update M N K [--repeat R] [--device D] [--json]\n"
     "\n"
     "Runs LSUV (orthonormal pre-init + per-layer loop) on N samples of Gaussian data, R times\n"
     "after one warm-up run, and prints the median time of each phase (device time from\n"
@@ -27,7 +28,10 @@ static const char bench_usage[] =
     "  --kernel gemm M N K\n"
     "                 the dense kernel alone: Y[M][N] = X[M][K] W[N][K]^T, R timed runs\n"
     "                 after a warm-up, median device time and GFLOP/s (LSUV_GEMM_KERNEL\n"
-    "                 forces a variant)\n";
+    "                 forces a variant)\n"
+    "  --kernel update M N K\n"
+    "                 the orthonormal pre-init's update product alone (CPU devices):\n"
+    "                 Y[M][N] -= A[K][M]^T B[K][N], operands K-major as the pre-init keeps them\n";
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -72,12 +76,12 @@ static cli_parse_status bench_parse(int argc, char **argv, cli_args *a)
             if (a->kernel)
                 return cli_usage_error(a, "bench: --kernel given twice");
             if (i + 4 >= argc)
-                return cli_usage_error(a, "bench: --kernel needs a kind and three sizes: gemm M N K");
+                return cli_usage_error(a, "bench: --kernel needs a kind and three sizes: gemm|update M N K");
             a->kernel = argv[i + 1];
-            if (strcmp(a->kernel, "gemm") != 0)
-                return cli_usage_error(a, "bench: --kernel: unknown kernel '%s' (gemm)", a->kernel);
+            if (strcmp(a->kernel, "gemm") != 0 && strcmp(a->kernel, "update") != 0)
+                return cli_usage_error(a, "bench: --kernel: unknown kernel '%s' (gemm, update)", a->kernel);
             for (int d = 0; d < 3; d++) {
-                cli_parse_status st = cli_int(a, "--kernel gemm", argv[i + 2 + d], 1, 1 << 20, &a->kernel_dims[d]);
+                cli_parse_status st = cli_int(a, "--kernel", argv[i + 2 + d], 1, 1 << 20, &a->kernel_dims[d]);
                 if (st != CLI_RUN)
                     return st;
             }
@@ -173,11 +177,26 @@ static void profile_reset(lsuv_context *ctx)
     memset(ctx->shader_dispatches, 0, sizeof ctx->shader_dispatches);
 }
 
-/* bench --kernel gemm M N K: the dense kernel on Gaussian operands, device time from the
+/* One product of bench --kernel: gemm, the dense kernel Y = X W^T (operands M x K and
+ * N x K, rows as they lie); update, the pre-init's Y -= A^T B (operands K x M and K x N,
+ * K-major with rows padded to 16 floats, Y's rows too, as random_orthogonal.c keeps them). */
+static lsuv_status bench_kernel_once(lsuv_context *ctx, int update, const lsuv_buffer *x, const lsuv_buffer *w,
+                                     const lsuv_buffer *y, uint32_t m, uint32_t n, uint32_t k)
+{
+    if (!update)
+        return lsuv_k_dense(ctx, x, w, NULL, y, m, k, n);
+    uint32_t m16 = (uint32_t)lsuv_round_up(m, 16), n16 = (uint32_t)lsuv_round_up(n, 16);
+    return lsuv_k_texel_gemm_tn_update(ctx, x, m16, w, n16, k, y, n16, m, n, -1.0f, 0);
+}
+
+/* bench --kernel gemm|update M N K: the kernel on Gaussian operands, device time from the
  * timestamps around its dispatches (packs included), wall time around the submission. */
 static int bench_kernel_run(const cli_args *a)
 {
     uint32_t m = (uint32_t)a->kernel_dims[0], n = (uint32_t)a->kernel_dims[1], k = (uint32_t)a->kernel_dims[2];
+    int update = strcmp(a->kernel, "update") == 0;
+    /* update's operands: rows padded to whole 16-float tiles, zero past M and N */
+    uint64_t xm = update ? lsuv_round_up(m, 16) : m, wn = update ? lsuv_round_up(n, 16) : (uint64_t)n;
     long repeat = a->repeat;
     lsuv_context *ctx;
     if (cli_context(a->device, &ctx))
@@ -186,15 +205,17 @@ static int bench_kernel_run(const cli_args *a)
     double *dev = calloc((size_t)repeat * 2, sizeof *dev), *wall = dev + repeat;
     lsuv_status st = dev ? LSUV_OK : LSUV_ERROR_OUT_OF_HOST_MEMORY;
     if (st == LSUV_OK)
-        st = lsuv_buffer_alloc(ctx, (uint64_t)m * k * 4, &x);
+        st = lsuv_buffer_alloc(ctx, xm * k * 4, &x);
     if (st == LSUV_OK)
-        st = lsuv_buffer_alloc(ctx, (uint64_t)n * k * 4, &w);
+        st = lsuv_buffer_alloc(ctx, wn * k * 4, &w);
     if (st == LSUV_OK)
-        st = lsuv_buffer_alloc(ctx, (uint64_t)m * n * 4, &y);
+        st = lsuv_buffer_alloc(ctx, (uint64_t)m * wn * 4, &y);
     if (st == LSUV_OK)
-        st = lsuv_k_fill_normal(ctx, &x, (uint64_t)m * k, 1, 0);
+        st = lsuv_k_fill_normal(ctx, &x, xm * k, 1, 0);
     if (st == LSUV_OK)
-        st = lsuv_k_fill_normal(ctx, &w, (uint64_t)n * k, 2, 0);
+        st = lsuv_k_fill_normal(ctx, &w, wn * k, 2, 0);
+    if (st == LSUV_OK)
+        st = lsuv_k_fill_normal(ctx, &y, (uint64_t)m * wn, 3, 0);
     if (st == LSUV_OK)
         st = lsuv_submit(ctx);
     ctx->profiling = 1;
@@ -203,7 +224,7 @@ static int bench_kernel_run(const cli_args *a)
         profile_reset(ctx);
         lsuv_set_phase(ctx, LSUV_PHASE_FORWARD);
         double t0 = wall_s();
-        st = lsuv_k_dense(ctx, &x, &w, NULL, &y, m, k, n);
+        st = bench_kernel_once(ctx, update, &x, &w, &y, m, n, k);
         if (st == LSUV_OK)
             st = lsuv_submit(ctx);
         if (run > 0) {
@@ -213,21 +234,21 @@ static int bench_kernel_run(const cli_args *a)
     }
     int rc = 0;
     if (st != LSUV_OK) {
-        rc = cli_error(1, "bench --kernel gemm %u %u %u: %s: %s", m, n, k, lsuv_status_string(st),
+        rc = cli_error(1, "bench --kernel %s %u %u %u: %s: %s", a->kernel, m, n, k, lsuv_status_string(st),
                        lsuv_context_last_error(ctx));
     } else {
         double flops = 2.0 * m * n * k, td = median(dev, (int)repeat), tw = median(wall, (int)repeat);
-        const char *forced = getenv("LSUV_GEMM_KERNEL"), *note = ceiling_note(ctx);
+        const char *forced = update ? "texel" : getenv("LSUV_GEMM_KERNEL"), *note = ceiling_note(ctx);
         if (a->json) {
-            printf("{\"kernel\": \"gemm\", \"m\": %u, \"n\": %u, \"k\": %u, \"device\": \"%s\", "
+            printf("{\"kernel\": \"%s\", \"m\": %u, \"n\": %u, \"k\": %u, \"device\": \"%s\", "
                    "\"variant\": \"%s\", \"repeat\": %ld, \"device_s\": %.6g, \"wall_s\": %.6g, "
                    "\"gflops\": %.4g, \"gflops_wall\": %.4g, \"profile\": [",
-                   m, n, k, lsuv_context_device(ctx)->name, forced && *forced ? forced : "auto", repeat, td, tw,
+                   a->kernel, m, n, k, lsuv_context_device(ctx)->name, forced && *forced ? forced : "auto", repeat, td, tw,
                    td > 0 ? flops / td * 1e-9 : 0, flops / tw * 1e-9);
             print_profile(stdout, ctx, 1);
             printf("]}\n");
         } else {
-            printf("gemm %u x %u x %u on %s (variant %s), median of %ld runs\n", m, n, k,
+            printf("%s %u x %u x %u on %s (variant %s), median of %ld runs\n", a->kernel, m, n, k,
                    lsuv_context_device(ctx)->name, forced && *forced ? forced : "chosen by the device", repeat);
             printf("device %.3f ms: %.2f GFLOP/s | wall %.3f ms: %.2f GFLOP/s%s%s\n", td * 1e3,
                    td > 0 ? flops / td * 1e-9 : 0, tw * 1e3, flops / tw * 1e-9, note ? " | " : "", note ? note : "");

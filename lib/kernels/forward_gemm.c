@@ -105,7 +105,9 @@ typedef struct tx_push {
     uint32_t wst;
     uint32_t d_bat, w_bat, y_bat, t_bat; /* batches (workgroup rows): lsuv_k_texel_gram_diag */
     uint32_t yt0;                        /* the output's first texel in its view (tx_output) */
+    uint32_t tri;                        /* zeros skipped: TX_TRI_* (gemm_tx.comp) */
 } tx_push;
+enum { TX_TRI_K = 1, TX_TRI_LOWER = 2 };
 LSUV_PUSH_FITS(tx_push);
 
 /* gemm_tx's output form (YT_FORM in gemm_tx.comp) for a product with tc columns per tile
@@ -307,6 +309,7 @@ typedef struct txk_push {
     uint32_t accumulate;
     uint32_t y0;
     uint32_t d_bat, w_bat, y_bat, c_bat; /* batches (workgroup rows): lsuv_k_texel_gemm_tn_diag */
+    uint32_t tri;                        /* D upper triangular: k stops at the row tile's end */
 } txk_push;
 LSUV_PUSH_FITS(txk_push);
 
@@ -527,11 +530,25 @@ int lsuv_k_texel_products_ok(const lsuv_context *ctx, uint64_t texels)
 lsuv_status lsuv_k_texel_gemm_nt(lsuv_context *ctx, const lsuv_buffer *a, uint32_t a_rows, const lsuv_buffer *b,
                                  uint32_t b_rows, uint32_t ld, const lsuv_buffer *c, uint32_t ldc)
 {
-    return lsuv_k_texel_gemm_nt_k(ctx, a, a_rows, b, b_rows, ld, ld, c, ldc);
+    return lsuv_k_texel_gemm_nt_k(ctx, a, a_rows, b, b_rows, ld, ld, c, ldc, 0);
+}
+
+/* Multiply-adds of a product whose row tile rt (tr rows) runs its k loop over
+ * [first(rt), last(rt)): with the triangle skips, what is declared is what runs. */
+static double tri_flops(uint32_t rows, uint32_t cols, uint32_t k, uint32_t tr, int upper_stop)
+{
+    double sum = 0;
+    for (uint32_t r0 = 0; r0 < rows; r0 += tr) {
+        uint32_t n = rows - r0 < tr ? rows - r0 : tr, depth = upper_stop ? (r0 + tr < k ? r0 + tr : k)
+                                                                          : (r0 < k ? k - r0 : 0);
+        sum += (double)n * depth;
+    }
+    return 2.0 * sum * cols;
 }
 
 lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint32_t a_rows, const lsuv_buffer *b,
-                                   uint32_t b_rows, uint32_t k, uint32_t ld, const lsuv_buffer *c, uint32_t ldc)
+                                   uint32_t b_rows, uint32_t k, uint32_t ld, const lsuv_buffer *c, uint32_t ldc,
+                                   uint32_t flags)
 {
     if (ld % 4 || k % 4 || !k || k > ld || !a_rows || !b_rows || !fits(a, (uint64_t)(a_rows - 1) * ld + k) ||
         !fits(b, (uint64_t)(b_rows - 1) * ld + k) || !fits(c, (uint64_t)(a_rows - 1) * ldc + b_rows))
@@ -546,7 +563,8 @@ lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint
         return st;
     /* gemm_tx as a dense layer: data = rows of a, weights = rows of b, out = c */
     tx_push p = {.rows = a_rows, .cols = b_rows, .groups = 1, .d0 = refs[0].first, .w0 = refs[1].first, .t = t,
-                 .r = 1, .s = 1, .d_img = st4, .ohw = 1, .ow = 1, .ybs = ldc, .ycs = 1, .wst = st4};
+                 .r = 1, .s = 1, .d_img = st4, .ohw = 1, .ow = 1, .ybs = ldc, .ycs = 1, .wst = st4,
+                 .tri = flags & LSUV_TX_TRAPEZOID ? TX_TRI_K : 0};
     lsuv_push_address(p.y, c->address);
     /* 4 x 4 tiles where 8 x 8 ones would fill fewer than two workgroups (one core of a
      * CPU device; e.g. a 64 x 64 Gram matrix): 4x the invocations; else tx_tiles' choice */
@@ -557,14 +575,14 @@ lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint
         LSUV_OK)
         return st;
     uint64_t tiles = (uint64_t)lsuv_ceil_div(a_rows, spec[0]) * lsuv_ceil_div(b_rows, spec[1]);
-    lsuv_dispatch_work(ctx, 2.0 * a_rows * b_rows * k, 0);
+    lsuv_dispatch_work(ctx, p.tri ? tri_flops(a_rows, b_rows, k, spec[0], 0) : 2.0 * a_rows * b_rows * k, 0);
     return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 3, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
 }
 
 lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at, uint32_t ldat,
                                         const lsuv_buffer *b, uint32_t ldb, uint32_t k, const lsuv_buffer *y,
-                                        uint32_t ldy, uint32_t rows, uint32_t cols, float alpha)
+                                        uint32_t ldy, uint32_t rows, uint32_t cols, float alpha, uint32_t flags)
 {
     uint64_t cols8 = lsuv_round_up(cols, 8), rows8 = lsuv_round_up(rows, 8); /* whole tiles are read */
     if (ldat % 8 || ldb % 8 || !k || !rows || !cols || rows8 > ldat || cols8 > ldb ||
@@ -589,7 +607,8 @@ lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at
     /* gemm_txk on operands that are K-major as they lie: texel (kk, j) of at holds
      * rows 4j..4j+3 of the output at depth kk */
     txk_push p = {.rows = rows, .cols = cols, .k = k, .d0 = refs[0].first, .w0 = refs[1].first,
-                  .ldd = ldat / 4, .ldw = ldb / 4, .ldy = ldy, .alpha = alpha, .accumulate = 1};
+                  .ldd = ldat / 4, .ldw = ldb / 4, .ldy = ldy, .alpha = alpha, .accumulate = 1,
+                  .tri = (flags & LSUV_TX_TRIANGULAR) != 0};
     lsuv_push_address(p.y, y->address);
     /* the output through a texel view too where its rows are whole texel tiles */
     uint64_t ytexels = ((uint64_t)(rows - 1) * ldy + cols) / 4;
@@ -601,7 +620,7 @@ lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at
     }
     uint64_t tiles = (rows_t / t) * (cols_t / t);
     uint32_t spec[3] = {txy, t, t};
-    lsuv_dispatch_work(ctx, 2.0 * rows * cols * k, 0);
+    lsuv_dispatch_work(ctx, p.tri ? tri_flops(rows, cols, k, t, 1) : 2.0 * rows * cols * k, 0);
     return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, spec, 3, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
 }
@@ -627,13 +646,21 @@ lsuv_status lsuv_k_texel_gram_diag(lsuv_context *ctx, const lsuv_buffer *v, uint
     tx_push p = {.rows = block, .cols = block, .groups = 1, .d0 = refs[0].first, .w0 = refs[0].first, .t = k / 4,
                  .r = 1, .s = 1, .d_img = st4, .ohw = 1, .ow = 1, .ybs = block, .ycs = 1, .wst = st4,
                  .d_bat = block * st4 + block / 4, .w_bat = block * st4 + block / 4, .y_bat = block * block,
-                 .t_bat = block / 4};
+                 .t_bat = block / 4, .tri = TX_TRI_K | TX_TRI_LOWER};
     lsuv_push_address(p.y, c->address);
-    uint32_t spec[3] = {4, 4, 0}; /* small outputs: 4 x 4 tiles give a CPU device's cores more to share */
-    if ((st = tx_output(ctx, &p, c, (uint64_t)count * block * block, 4, refs, &spec[2])) != LSUV_OK)
+    /* small outputs: 4 x 4 tiles give a CPU device's cores more to share */
+    uint32_t tile = block >= 128 ? 8 : 4, spec[3] = {tile, tile, 0};
+    if ((st = tx_output(ctx, &p, c, (uint64_t)count * block * block, tile, refs, &spec[2])) != LSUV_OK)
         return st;
-    uint64_t tiles = (uint64_t)(block / 4) * (block / 4);
-    lsuv_dispatch_work(ctx, 2.0 * block * block * ((double)count * k - (double)block * count * (count - 1) / 2), 0);
+    uint64_t tiles = (uint64_t)(block / tile) * (block / tile);
+    /* what runs: tiles on or below the diagonal, from their row tile's first row on */
+    double flops = 0;
+    for (uint32_t z = 0; z < count; z++)
+        for (uint32_t r0 = 0; r0 < block; r0 += tile) {
+            uint32_t depth = k - z * block > r0 ? k - z * block - r0 : 0;
+            flops += 2.0 * tile * tile * (r0 / tile + 1) * depth;
+        }
+    lsuv_dispatch_work(ctx, flops, 0);
     return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 3, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), count, 1);
 }
@@ -659,10 +686,14 @@ lsuv_status lsuv_k_texel_gemm_tn_diag(lsuv_context *ctx, const lsuv_buffer *at, 
     uint32_t diag = block * (ld / 4) + block / 4; /* texels from one block's corner to the next */
     txk_push p = {.rows = block, .cols = ld, .k = block, .d0 = refs[0].first, .w0 = refs[1].first,
                   .ldd = block / 4, .ldw = ld / 4, .ldy = ld, .alpha = 1.0f, .y0 = refs[2].first,
-                  .d_bat = block * block / 4, .w_bat = diag, .y_bat = diag, .c_bat = block};
-    uint32_t txy = 1;
-    uint64_t tiles = (uint64_t)(block / 8) * (ld / 8);
-    lsuv_dispatch_work(ctx, 2.0 * block * block * ((double)count * ld - (double)block * count * (count - 1) / 2), 0);
-    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, &txy, 1, refs, &p, sizeof p,
+                  .d_bat = block * block / 4, .w_bat = diag, .y_bat = diag, .c_bat = block, .tri = 1};
+    /* 16 x 16 tiles for wide blocks (operands padded to 16: whole tiles are read) */
+    uint32_t tile = block >= 128 && block % 16 == 0 && ld % 16 == 0 ? 16 : 8, spec[3] = {1, tile, tile};
+    uint64_t tiles = (uint64_t)(block / tile) * (ld / tile);
+    double flops = 0; /* at_z upper triangular: row tile rt stops at depth (rt + 1) * tile */
+    for (uint32_t z = 0; z < count; z++)
+        flops += tri_flops(block, ld - z * block, block, tile, 1);
+    lsuv_dispatch_work(ctx, flops, 0);
+    return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, spec, 3, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), count, 1);
 }

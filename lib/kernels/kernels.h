@@ -45,23 +45,31 @@ lsuv_status lsuv_k_orthogonal_from_gaussian(lsuv_context *ctx, const lsuv_buffer
  *                   of 8, rows and cols rounded up to 8 within them: whole tiles are read;
  *                   y's rows ldy apart) */
 int lsuv_k_texel_products_ok(const lsuv_context *ctx, uint64_t texels);
+/* Zeros the products may skip (flags), as the Householder blocks hold them:
+ *   LSUV_TX_TRAPEZOID  (gemm_nt_k) row i of a is zero before float i
+ *   LSUV_TX_TRIANGULAR (gemm_tn_update) at[k][i] = 0 for k > i */
+enum { LSUV_TX_TRAPEZOID = 1, LSUV_TX_TRIANGULAR = 2 };
 /* gemm_nt over the first k floats of rows ld floats apart (k % 4 == 0) */
 lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint32_t a_rows, const lsuv_buffer *b,
-                                   uint32_t b_rows, uint32_t k, uint32_t ld, const lsuv_buffer *c, uint32_t ldc);
+                                   uint32_t b_rows, uint32_t k, uint32_t ld, const lsuv_buffer *c, uint32_t ldc,
+                                   uint32_t flags);
 lsuv_status lsuv_k_texel_gemm_nt(lsuv_context *ctx, const lsuv_buffer *a, uint32_t a_rows, const lsuv_buffer *b,
                                  uint32_t b_rows, uint32_t ld, const lsuv_buffer *c, uint32_t ldc);
 lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at, uint32_t ldat,
                                         const lsuv_buffer *b, uint32_t ldb, uint32_t k, const lsuv_buffer *y,
-                                        uint32_t ldy, uint32_t rows, uint32_t cols, float alpha);
+                                        uint32_t ldy, uint32_t rows, uint32_t cols, float alpha, uint32_t flags);
 /* The same products over the diagonal blocks of one matrix, each batch in one dispatch
  * (the blocks of reflectors in random_orthogonal.c). Block z (z < count) of a matrix of
  * rows ld floats apart is its rows z*block .. z*block + block - 1 from column z*block on;
  * block % 8 == 0, and the matrices hold count * block rows.
  *   gram_diag:    c_z = V_z V_z^T over the first k - z*block of those columns (block x block,
- *                 c_z at z * block^2 floats, rows block floats apart)
+ *                 c_z at z * block^2 floats, rows block floats apart); row i of V_z is
+ *                 zero before column i (skipped), and only c_z's lower half is made: tiles
+ *                 wholly above its diagonal are not written
  *   gemm_tn_diag: block z of y = at_z^T (block z of b), at_z block x block at z * block^2
- *                 floats (rows block apart); y's blocks hold what the product gives, its
- *                 other elements are not written */
+ *                 floats (rows block apart), upper triangular (what is below its diagonal
+ *                 is not read); y's blocks hold what the product gives, its other elements
+ *                 are not written */
 lsuv_status lsuv_k_texel_gram_diag(lsuv_context *ctx, const lsuv_buffer *v, uint32_t block, uint32_t count,
                                    uint32_t k, uint32_t ld, const lsuv_buffer *c);
 lsuv_status lsuv_k_texel_gemm_tn_diag(lsuv_context *ctx, const lsuv_buffer *at, uint32_t block, uint32_t count,

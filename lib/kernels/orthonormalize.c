@@ -246,7 +246,7 @@ static lsuv_status texel_project(lsuv_context *ctx, const ortho_plan *pl, uint32
     uint32_t ldc = lsuv_round_up(pb, 8);
     lsuv_status st = lsuv_k_texel_gemm_nt(ctx, &q, row0, &p, pb, pl->ld, &pl->ct, ldc);
     if (st == LSUV_OK)
-        st = lsuv_k_texel_gemm_tn_update(ctx, &pl->ct, ldc, &q, pl->ld, row0, &p, pl->ld, pb, pl->ld, -1.0f);
+        st = lsuv_k_texel_gemm_tn_update(ctx, &pl->ct, ldc, &q, pl->ld, row0, &p, pl->ld, pb, pl->ld, -1.0f, 0);
     return st;
 }
 

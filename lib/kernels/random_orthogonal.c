@@ -8,87 +8,158 @@
  * reflectors made straight from the rows of G (Stewart 1980, "The efficient generation of
  * random orthogonal matrices") has the same (Haar) distribution as the Q of a QR of G with
  * diag(R) > 0, and needs no factorization: no latency-bound panel step, only products.
- * Q is formed by blocks of HAAR_BLOCK reflectors from the last (LAPACK's orgqr order):
+ * Q is formed by superblocks of up to HAAR_SUPER * HAAR_BLOCK reflectors from the last
+ * (LAPACK's orgqr order):
  *   Q_sub <- (I - V T V^T) Q_sub,  in rows: QT_sub -= (QT_sub V) (T^T V^T),
  * all through the texel products. What does not depend on Q is made first for every
- * block at once, one dispatch each: S = V^T V (a batched Gram product), T (haar_t.comp,
- * a workgroup per block) and W = T^T V^T (a batched product). Then per block, from the
- * last: A^T = V^T QT_sub^T (gemm_tx) and QT_sub -= A W (gemm_txk), each from column k0 on
- * (the rows are zero before it): about 2 m n^2 - (2/3) n^3 flops (square: (4/3) n^3)
- * against MGS-twice's 4 m n^2, and no single-workgroup steps. */
+ * superblock at once: S = V^T V (a batched Gram product, its lower half), each block's T
+ * (haar_t.comp, a workgroup per block), merged into the superblock's T (haar_merge), and
+ * W = T^T V^T (a batched product). Then per superblock, from the last: A^T = V^T QT_sub^T
+ * (gemm_tx) and QT_sub -= A W (gemm_txk), each from column k0 on (the rows are zero before
+ * it), skipping the zeros of V's trapezoid and of A's triangle (QT_sub's first rows are
+ * still rows of the identity): about 2 m n^2 - (2/3) n^3 flops (square: (4/3) n^3) plus
+ * the superblocks' triangles, against MGS-twice's 4 m n^2, and no single-workgroup steps */
 
 #include "common/util.h"
 #include "kernels/kernels.h"
 
 #define HAAR_BLOCK 64 /* reflectors per block: HB in haar_t.comp */
+#define HAAR_SUPER 4  /* blocks per superblock at most (a power of two) */
 #define ROW_PAD 16    /* row padding (floats): whole texels, 8-column tiles */
 
 typedef struct haar_plan {
-    uint32_t n, m, ld, blocks;
-    lsuv_buffer vt, wt, qt, tau, s, t, at;
+    uint32_t n, m, ld;
+    uint32_t sb;     /* blocks per superblock: 1, 2 or HAAR_SUPER (no more than n needs) */
+    uint32_t width;  /* reflectors per superblock: sb * HAAR_BLOCK */
+    uint32_t supers; /* superblocks */
+    lsuv_buffer vt, wt, qt, tau, s, t, at, y;
 } haar_plan;
+
+/* Superblocks: the update QT -= A W has the superblock's width as its depth, and on CPU
+ * devices a shallow product pays for reading and writing its output as much as for its
+ * multiply-adds (bench --kernel update 1024 1024 K: 23 GFLOP/s at K = 64, 37 at 256). Its
+ * T is merged from its blocks' T (haar_t.comp's row recurrence costs HB^3 flops a row at
+ * once, so a 256-wide one ran 5x longer than four 64-wide ones). The superblocks' wider
+ * triangles cost a fifth more flops than blocks of 64 (square 1024: 2.0e9 against 1.69e9,
+ * zeros of V and A skipped), run at 35-41 GFLOP/s instead of 20-25. */
+static uint32_t haar_blocks_per_super(uint32_t n)
+{
+    uint32_t blocks = (uint32_t)lsuv_ceil_div(n, HAAR_BLOCK), sb = 1;
+    while (sb < HAAR_SUPER && sb < blocks)
+        sb *= 2;
+    return sb;
+}
+
+static void haar_shape(haar_plan *h, uint32_t n, uint32_t m)
+{
+    h->n = n, h->m = m;
+    h->ld = (uint32_t)lsuv_round_up(m, ROW_PAD);
+    h->sb = haar_blocks_per_super(n);
+    h->width = h->sb * HAAR_BLOCK;
+    h->supers = (uint32_t)lsuv_ceil_div(n, h->width);
+}
 
 int lsuv_k_haar_supported(const lsuv_context *ctx, uint32_t rows, uint32_t cols)
 {
     /* LSUV_MGS_KERNEL=gpu: no CPU set at all; =cpu: that set's own kernels, MGS */
-    if (!ctx || !lsuv_k_mgs_cpu_set(ctx) || ctx->tuning.mgs_kernel == LSUV_MGS_CPU || rows == 0 || cols == 0)
+    if (!ctx || !lsuv_k_mgs_cpu_set(ctx) || ctx->tuning.mgs_kernel == LSUV_MGS_CPU || rows == 0 || cols == 0 ||
+        (uint64_t)rows * cols > (1ull << 31))
         return 0;
-    uint64_t n = rows < cols ? rows : cols, m = rows < cols ? cols : rows;
-    uint64_t ld = lsuv_round_up(m, ROW_PAD), blocks = lsuv_ceil_div(n, HAAR_BLOCK);
-    return (uint64_t)rows * cols <= (1ull << 31) && blocks <= ctx->info.max_workgroup_count[0] &&
-           blocks <= ctx->info.max_workgroup_count[1] && lsuv_k_texel_products_ok(ctx, blocks * HAAR_BLOCK * ld / 4);
+    haar_plan h = {0};
+    haar_shape(&h, rows < cols ? rows : cols, rows < cols ? cols : rows);
+    return h.supers <= ctx->info.max_workgroup_count[1] &&
+           lsuv_k_texel_products_ok(ctx, (uint64_t)h.supers * h.width * h.ld / 4);
 }
 
-/* Applies the block of reflectors k0 .. k0 + bb - 1 to rows k0 .. n-1 of QT:
- * A^T = V_b QT_sub^T, then QT_sub -= A W_b (W_b = T_b^T V_b, made for all blocks before). */
+/* Applies superblock k0 .. k0 + bb - 1 of reflectors to rows k0 .. n-1 of QT:
+ * A^T = V_b QT_sub^T, then QT_sub -= A W_b (W_b = T_b^T V_b, made for all of them before). */
 static lsuv_status haar_block(lsuv_context *ctx, const haar_plan *h, uint32_t k0, uint32_t bb)
 {
     uint64_t row = (uint64_t)h->ld * 4, corner = k0 * row + k0 * 4;
-    uint32_t rows = h->n - k0, ldc = lsuv_round_up(rows, 16), width = h->ld - k0; /* 16: whole 16 x 16 tiles */
+    uint32_t rows = h->n - k0, ldc = (uint32_t)lsuv_round_up(rows, 16), width = h->ld - k0; /* 16: whole 16 x 16 tiles */
     /* rows k0.. of V, W and Q^T are zero before column k0: products start there */
     lsuv_buffer v = lsuv_buffer_slice(&h->vt, corner, bb * row - k0 * 4);
-    lsuv_buffer w = lsuv_buffer_slice(&h->wt, corner, HAAR_BLOCK * row - k0 * 4);
+    lsuv_buffer w = lsuv_buffer_slice(&h->wt, corner, h->width * row - k0 * 4);
     lsuv_buffer q = lsuv_buffer_slice(&h->qt, corner, rows * row - k0 * 4);
-    lsuv_status st = lsuv_k_texel_gemm_nt_k(ctx, &v, bb, &q, rows, width, h->ld, &h->at, ldc);
-    return st != LSUV_OK ? st : lsuv_k_texel_gemm_tn_update(ctx, &h->at, ldc, &w, h->ld, bb, &q, h->ld, rows, width, -1.0f);
+    lsuv_status st = lsuv_k_texel_gemm_nt_k(ctx, &v, bb, &q, rows, width, h->ld, &h->at, ldc, LSUV_TX_TRAPEZOID);
+    return st != LSUV_OK ? st
+                         : lsuv_k_texel_gemm_tn_update(ctx, &h->at, ldc, &w, h->ld, bb, &q, h->ld, rows, width, -1.0f,
+                                                       LSUV_TX_TRIANGULAR);
 }
 
-/* The triangular factors of every block at once (haar_t.comp): S_b = V_b V_b^T by
- * one batched product, then T_b from S_b, one workgroup per block, then W_b = T_b^T V_b.
- * None depends on Q: only the two products per block in haar_block do. */
+/* A superblock's T from its blocks' T, pairs of halves at a time (each half's T already
+ * whole): H_1 H_2 = (I - V_1^T T_1 V_1)(I - V_2^T T_2 V_2) = I - V^T [T_1 X; 0 T_2] V with
+ *   X = -T_1 (V_1 V_2^T) T_2 = -(S_21 T_1^T)^T T_2,
+ * S_21 = V_2 V_1^T being the block of S below the diagonal: Y = S_21 T_1^T by gemm_tx
+ * (rows against rows), then X = -Y^T T_2 by gemm_txk (K-major), into T's zeroed block. */
+static lsuv_status haar_merge(lsuv_context *ctx, const haar_plan *h)
+{
+    uint64_t w = h->width, sup = w * w * 4;
+    lsuv_status st = LSUV_OK;
+    for (uint32_t half = HAAR_BLOCK; half < h->width && st == LSUV_OK; half *= 2)
+        for (uint32_t z = 0; z < h->supers && st == LSUV_OK; z++)
+            for (uint32_t b0 = 0; b0 < h->width && st == LSUV_OK; b0 += 2 * half) {
+                if ((uint64_t)z * w + b0 + half >= h->n) /* no reflectors in the second half: X = 0 */
+                    break;
+                uint64_t first = z * sup + (b0 * w + b0) * 4, span = ((half - 1) * w + half) * 4;
+                uint64_t below = first + half * w * 4, right = first + half * 4, second = below + half * 4;
+                lsuv_buffer s21 = lsuv_buffer_slice(&h->s, below, span), t1 = lsuv_buffer_slice(&h->t, first, span);
+                lsuv_buffer t2 = lsuv_buffer_slice(&h->t, second, span), x = lsuv_buffer_slice(&h->t, right, span);
+                st = lsuv_k_texel_gemm_nt_k(ctx, &s21, half, &t1, half, half, (uint32_t)w, &h->y, half, 0);
+                if (st == LSUV_OK)
+                    st = lsuv_k_texel_gemm_tn_update(ctx, &h->y, half, &t2, (uint32_t)w, half, &x, (uint32_t)w, half,
+                                                     half, -1.0f, 0);
+            }
+    return st;
+}
+
+/* The triangular factors of every superblock at once: S_z = V_z V_z^T by one batched
+ * product, every block's T from S's diagonal blocks (haar_t.comp, one workgroup per
+ * block), merged into the superblock's T (haar_merge), then W_z = T_z^T V_z. None depends
+ * on Q: only the two products per superblock in haar_block do. */
 static lsuv_status haar_factors(lsuv_context *ctx, const haar_plan *h)
 {
-    lsuv_status st = lsuv_k_texel_gram_diag(ctx, &h->vt, HAAR_BLOCK, h->blocks, h->ld, h->ld, &h->s);
+    uint64_t square = (uint64_t)h->supers * h->width * h->width;
+    /* S: gram_diag writes its lower half (the half haar_t and the merge read); zeros in
+     * the rest. T: zeros in blocks past n and in those the merge adds into. */
+    lsuv_status st = lsuv_buffer_fill(ctx, &h->s, 0);
+    if (st == LSUV_OK)
+        st = lsuv_k_texel_gram_diag(ctx, &h->vt, h->width, h->supers, h->ld, h->ld, &h->s);
+    if (st == LSUV_OK)
+        st = lsuv_buffer_fill(ctx, &h->t, 0);
     lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
     if (st == LSUV_OK)
-        st = lsuv_texel_ref_get(ctx, &h->s, LSUV_TEXEL_RGBA32F, (uint64_t)h->blocks * HAAR_BLOCK * HAAR_BLOCK / 4,
-                                &refs[0]);
+        st = lsuv_texel_ref_get(ctx, &h->s, LSUV_TEXEL_RGBA32F, square / 4, &refs[0]);
     if (st != LSUV_OK)
         return st;
-    struct { uint32_t t[2], tau[2], n, s0; } pt = {.n = h->n, .s0 = refs[0].first};
+    struct { uint32_t t[2], tau[2], n, s0, s_ld4, s_sup, t_ld, t_sup; } pt = {
+        .n = h->n, .s0 = refs[0].first, .s_ld4 = h->width / 4, .s_sup = h->width * h->width / 4,
+        .t_ld = h->width, .t_sup = h->width * h->width};
     lsuv_push_address(pt.t, h->t.address);
     lsuv_push_address(pt.tau, h->tau.address);
     LSUV_PUSH_FITS(pt);
-    if ((st = lsuv_texel_dispatch(ctx, LSUV_SHADER_HAAR_T, NULL, 0, refs, &pt, sizeof pt, h->blocks, 1, 1)) != LSUV_OK)
+    if ((st = lsuv_texel_dispatch(ctx, LSUV_SHADER_HAAR_T, NULL, 0, refs, &pt, sizeof pt, h->sb, h->supers, 1)) !=
+            LSUV_OK ||
+        (st = haar_merge(ctx, h)) != LSUV_OK)
         return st;
-    return lsuv_k_texel_gemm_tn_diag(ctx, &h->t, HAAR_BLOCK, h->blocks, &h->vt, h->ld, &h->wt);
+    return lsuv_k_texel_gemm_tn_diag(ctx, &h->t, h->width, h->supers, &h->vt, h->ld, &h->wt);
 }
 
 static lsuv_status haar_record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows, uint32_t cols)
 {
     int columns = rows > cols;
-    haar_plan h = {.n = columns ? cols : rows, .m = columns ? rows : cols};
-    h.ld = lsuv_round_up(h.m, ROW_PAD);
-    h.blocks = lsuv_ceil_div(h.n, HAAR_BLOCK);
-    uint64_t mat = (uint64_t)h.n * h.ld * 4, padded = (uint64_t)h.blocks * HAAR_BLOCK * h.ld * 4;
-    uint64_t square = (uint64_t)h.blocks * HAAR_BLOCK * HAAR_BLOCK * 4;
+    haar_plan h = {0};
+    haar_shape(&h, columns ? cols : rows, columns ? rows : cols);
+    uint64_t mat = (uint64_t)h.n * h.ld * 4, padded = (uint64_t)h.supers * h.width * h.ld * 4;
+    uint64_t square = (uint64_t)h.supers * h.width * h.width * 4, half = (uint64_t)h.width / 2;
     lsuv_status st;
-    /* V and W hold whole blocks of rows (zero rows past n: a short last block) */
+    /* V and W hold whole superblocks of rows (zero rows past n: a short last one) */
     if ((st = lsuv_scratch(ctx, padded, &h.vt)) != LSUV_OK || (st = lsuv_scratch(ctx, padded, &h.wt)) != LSUV_OK ||
         (st = lsuv_scratch(ctx, mat, &h.qt)) != LSUV_OK ||
         (st = lsuv_scratch(ctx, (uint64_t)h.n * 4, &h.tau)) != LSUV_OK ||
         (st = lsuv_scratch(ctx, square, &h.s)) != LSUV_OK || (st = lsuv_scratch(ctx, square, &h.t)) != LSUV_OK ||
-        (st = lsuv_scratch(ctx, (uint64_t)HAAR_BLOCK * lsuv_round_up(h.n, 16) * 4, &h.at)) != LSUV_OK)
+        (st = lsuv_scratch(ctx, (uint64_t)h.width * lsuv_round_up(h.n, 16) * 4, &h.at)) != LSUV_OK ||
+        (half >= HAAR_BLOCK && (st = lsuv_scratch(ctx, half * half * 4, &h.y)) != LSUV_OK))
         return st;
     /* rows as they are (no transpose, no padding): byte copies, else the copy kernel */
     int plain = !columns && h.ld == h.m;
@@ -113,8 +184,8 @@ static lsuv_status haar_record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t
                                   lsuv_ceil_div(h.n, 64), 1, 1)) != LSUV_OK ||
         (st = haar_factors(ctx, &h)) != LSUV_OK)
         return st;
-    for (uint32_t b = h.blocks; b-- > 0;) {
-        uint32_t k0 = b * HAAR_BLOCK, bb = h.n - k0 < HAAR_BLOCK ? h.n - k0 : HAAR_BLOCK;
+    for (uint32_t b = h.supers; b-- > 0;) {
+        uint32_t k0 = b * h.width, bb = h.n - k0 < h.width ? h.n - k0 : h.width;
         if ((st = haar_block(ctx, &h, k0, bb)) != LSUV_OK)
             return st;
     }
