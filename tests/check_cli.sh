@@ -48,7 +48,9 @@ check bench_help 0 "$tool" bench -h;              expect bench_help "$tmp/out" "
 check devices_help 0 "$tool" devices --help;      expect devices_help "$tmp/out" "usage: lsuv-vk devices"
 check kernel_gemm 0 "$tool" bench --kernel gemm 33 17 9 --repeat 1 --json; expect kernel_gemm "$tmp/out" '"kernel": "gemm", "m": 33, "n": 17, "k": 9'
 expect kernel_gemm "$tmp/out" '"gflops": [0-9]'
-check kernel_short 2 "$tool" bench --kernel gemm 3 4; expect kernel_short "$tmp/err" "three sizes: gemm M N K"
+check kernel_short 2 "$tool" bench --kernel gemm 3 4; expect kernel_short "$tmp/err" "three sizes: gemm|update M N K"
+check kernel_update 0 "$tool" bench --kernel update 33 17 9 --repeat 1 --json; expect kernel_update "$tmp/out" '"kernel": "update", "m": 33, "n": 17, "k": 9'
+expect kernel_update "$tmp/out" '"gflops": [0-9]'
 check kernel_kind 2 "$tool" bench --kernel conv 1 2 3; expect kernel_kind "$tmp/err" "unknown kernel 'conv'"
 check kernel_size 2 "$tool" bench --kernel gemm 1 0 3; expect kernel_size "$tmp/err" "'0' is not an integer"
 check kernel_model 2 "$tool" bench --kernel gemm 1 2 3 --model mlp20; expect kernel_model "$tmp/err" "exclude each other"

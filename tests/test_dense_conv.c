@@ -178,6 +178,83 @@ Test(dense, texel_products_for_orthonormalization)
     lsuv_context_destroy(ctx);
 }
 
+/* The Householder products' zero skips (LSUV_TX_TRAPEZOID, LSUV_TX_TRIANGULAR) skip
+ * zeros and nothing else: the zeros a tile of up to 16 rows may skip hold NaN (a term
+ * not skipped would show), those it must still read are real zeros, and the result is
+ * held against the double product over the nonzero terms (a term skipped too many would
+ * show). Sizes give gemm_tx / gemm_txk 16 x 16 tiles as well as 8 x 8 ones. */
+Test(dense, texel_products_skip_only_zeros)
+{
+    lsuv_context *ctx = test_context();
+    test_rng rng = {16};
+    static const uint32_t nt_shapes[][3] = {{37, 29, 44}, {256, 300, 260}}; /* a rows, b rows, k */
+    for (size_t i = 0; i < 2; i++) {
+        uint32_t ar = nt_shapes[i][0], br = nt_shapes[i][1], k = nt_shapes[i][2], ld = k + 4, ldc = br;
+        float *a = random_floats(&rng, (size_t)ar * ld, 1.0), *b = random_floats(&rng, (size_t)br * ld, 1.0);
+        for (uint32_t r = 0; r < ar; r++) /* row r is zero before float r: NaN where tiles skip */
+            for (uint32_t c = 0; c < r && c < ld; c++)
+                a[(size_t)r * ld + c] = c < r / 16 * 16 ? NAN : 0.0f;
+        lsuv_buffer ba = test_upload(ctx, a, (size_t)ar * ld), bb = test_upload(ctx, b, (size_t)br * ld);
+        lsuv_buffer bc = test_alloc_poisoned(ctx, (size_t)ar * ldc);
+        cr_assert_eq(lsuv_k_texel_gemm_nt_k(ctx, &ba, ar, &bb, br, k, ld, &bc, ldc, LSUV_TX_TRAPEZOID), LSUV_OK, "%s",
+                     lsuv_context_last_error(ctx));
+        float *c = test_download(ctx, &bc, (size_t)ar * ldc);
+        double worst = 0;
+        for (uint32_t r = 0; r < ar; r++)
+            for (uint32_t j = 0; j < br; j++) {
+                double want = 0, norm = 1e-30;
+                for (uint32_t q = r; q < k; q++) {
+                    want += (double)a[(size_t)r * ld + q] * b[(size_t)j * ld + q];
+                    norm += fabs((double)a[(size_t)r * ld + q] * b[(size_t)j * ld + q]);
+                }
+                float got = c[(size_t)r * ldc + j];
+                cr_assert(isfinite(got), "gemm_nt trapezoid %u x %u x %u: (%u, %u) not finite", ar, br, k, r, j);
+                worst = fmax(worst, fabs(got - want) / norm);
+            }
+        cr_assert_leq(worst, 1e-6, "gemm_nt trapezoid %u x %u x %u: error %g", ar, br, k, worst);
+        free(a), free(b), free(c);
+        lsuv_buffer_free(ctx, &ba);
+        lsuv_buffer_free(ctx, &bb);
+        lsuv_buffer_free(ctx, &bc);
+    }
+    static const uint32_t up_shapes[][3] = {{37, 24, 30}, {272, 256, 200}}; /* rows, cols, k */
+    for (size_t i = 0; i < 2; i++) {
+        uint32_t rows = up_shapes[i][0], cols = up_shapes[i][1], k = up_shapes[i][2];
+        uint32_t ldat = (uint32_t)(rows + 15) / 16 * 16, ldb = (uint32_t)(cols + 15) / 16 * 16, ldy = ldb;
+        float *at = random_floats(&rng, (size_t)k * ldat, 1.0), *b = random_floats(&rng, (size_t)k * ldb, 1.0);
+        float *y0 = random_floats(&rng, (size_t)rows * ldy, 1.0);
+        for (uint32_t q = 0; q < k; q++) /* at[q][r] = 0 for q > r: NaN where tiles skip */
+            for (uint32_t r = 0; r < q && r < ldat; r++)
+                at[(size_t)q * ldat + r] = q >= (r / 16 + 1) * 16 ? NAN : 0.0f;
+        lsuv_buffer bat = test_upload(ctx, at, (size_t)k * ldat), bb = test_upload(ctx, b, (size_t)k * ldb);
+        lsuv_buffer by = test_upload(ctx, y0, (size_t)rows * ldy);
+        cr_assert_eq(lsuv_k_texel_gemm_tn_update(ctx, &bat, ldat, &bb, ldb, k, &by, ldy, rows, cols, -1.0f,
+                                                 LSUV_TX_TRIANGULAR),
+                     LSUV_OK, "%s", lsuv_context_last_error(ctx));
+        float *y = test_download(ctx, &by, (size_t)rows * ldy);
+        double worst = 0;
+        for (uint32_t r = 0; r < rows; r++)
+            for (uint32_t j = 0; j < cols; j++) {
+                double want = y0[(size_t)r * ldy + j], norm = fabs(want) + 1e-30;
+                for (uint32_t q = 0; q <= r && q < k; q++) {
+                    double t = -(double)at[(size_t)q * ldat + r] * b[(size_t)q * ldb + j];
+                    want += t;
+                    norm += fabs(t);
+                }
+                float got = y[(size_t)r * ldy + j];
+                cr_assert(isfinite(got), "gemm_tn_update triangular %u x %u x %u: (%u, %u) not finite", rows, cols,
+                          k, r, j);
+                worst = fmax(worst, fabs(got - want) / norm);
+            }
+        cr_assert_leq(worst, 1e-6, "gemm_tn_update triangular %u x %u x %u: error %g", rows, cols, k, worst);
+        free(at), free(b), free(y0), free(y);
+        lsuv_buffer_free(ctx, &bat);
+        lsuv_buffer_free(ctx, &bb);
+        lsuv_buffer_free(ctx, &by);
+    }
+    lsuv_context_destroy(ctx);
+}
+
 Test(dense, invalid_arguments_are_refused)
 {
     lsuv_context *ctx = test_context();

@@ -45,7 +45,7 @@ typedef struct haar_plan {
 static uint32_t haar_blocks_per_super(uint32_t n)
 {
     uint32_t blocks = (uint32_t)lsuv_ceil_div(n, HAAR_BLOCK), sb = 1;
-    while (sb < HAAR_SUPER && sb < blocks)
+    while (sb < HAAR_SUPER && sb < blocks && (uint64_t)(2 * sb * HAAR_BLOCK) * (2 * sb * HAAR_BLOCK) <= (uint64_t)HAAR_BLOCK * n)
         sb *= 2;
     return sb;
 }
