@@ -14,11 +14,18 @@
 //             of their transpose, 16-byte accesses both ways (x: (column / 4, c4), y: the
 //             source row, z: b); positions no source pixel reaches are zeroed beforehand
 //             by the host.
+//   5 filter, cg % 4 == 0, RS taps: an invocation reads the 4 RS floats of 4 input
+//             channels (RS texels of S4, neighbouring lanes neighbouring blocks) and writes
+//             the RS texels of their transpose, dst[co][rs][c4], with constant indices
+//             (x: c4, z: co). Mode 2 reads 4 floats a texel, each a lane-by-lane gather
+//             36 floats from the next lane's: resnet18's filters packed at ~1 GB/s.
 // with zeros past the row, the group's channels or the image's border. Only x varies
 // across the lanes of a workgroup, y and z are the workgroup's: lanes divide nothing
 // (a vector integer division is a scalar loop on CPUs; with divisions per texel this
 // kernel ran at 1 GB/s).
+#extension GL_EXT_control_flow_attributes : require
 layout(constant_id = 0) const uint MODE = 0;
+layout(constant_id = 1) const uint RS = 1; // mode 5: taps per filter (host: at most 16)
 layout(local_size_x = 64) in;
 layout(set = 0, binding = 0, r32f) uniform readonly imageBuffer S;
 layout(set = 0, binding = 1, rgba32f) uniform writeonly imageBuffer T;
@@ -70,10 +77,30 @@ void input_by_blocks()
     }
 }
 
+// Mode 5 (see above): float q RS + r of a block is channel q's tap r.
+void filter_by_blocks()
+{
+    for (uint z = gl_WorkGroupID.z; z < p.nz; z += gl_NumWorkGroups.z)
+        for (uint x = gl_LocalInvocationID.x + gl_WorkGroupID.x * 64; x < p.nx; x += gl_NumWorkGroups.x * 64) {
+            int src = int(p.s4 + (z * p.t + x) * RS), dst = int(p.t0 + z * RS * p.t + x);
+            vec4 v[RS];
+            [[unroll]] for (uint j = 0; j < RS; j++)
+                v[j] = imageLoad(S4, src + int(j));
+            [[unroll]] for (uint r = 0; r < RS; r++)
+                imageStore(T, dst + int(r * p.t),
+                           vec4(v[r / 4][r % 4], v[(RS + r) / 4][(RS + r) % 4], v[(2 * RS + r) / 4][(2 * RS + r) % 4],
+                                v[(3 * RS + r) / 4][(3 * RS + r) % 4]));
+        }
+}
+
 void main()
 {
     if (MODE == 4) {
         input_by_blocks();
+        return;
+    }
+    if (MODE == 5) {
+        filter_by_blocks();
         return;
     }
     for (uint z = gl_WorkGroupID.z; z < p.nz; z += gl_NumWorkGroups.z)

@@ -427,6 +427,8 @@ static void conv_fixed(const char *kernel)
         CONV_GEOMETRY(5, 48, 12, 10, 48, 3, 3, 1, 1, 1, 1, 1, 1, 48),  /* depthwise */
         CONV_GEOMETRY(2, 64, 14, 14, 96, 3, 5, 2, 1, 2, 1, 2, 1, 4),   /* grouped, dilated */
         CONV_GEOMETRY(1, 17, 5, 40, 33, 1, 7, 1, 3, 0, 3, 1, 1, 1),    /* wide image, 1x7 */
+        CONV_GEOMETRY(2, 132, 9, 11, 20, 1, 1, 1, 1, 0, 0, 1, 1, 1),   /* pointwise, whole texels */
+        CONV_GEOMETRY(2, 8, 11, 12, 12, 5, 5, 1, 1, 2, 2, 1, 1, 1),    /* 25 taps: filters by floats */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         run_conv(ctx, &rng, &shapes[i], 1);

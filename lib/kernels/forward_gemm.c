@@ -137,7 +137,8 @@ typedef struct pack_push {
     uint32_t s0, t0, nx, ny, nz, t, k, g, cg, c, h, w, hp, wp, ph, pw, rs, s4;
 } pack_push;
 LSUV_PUSH_FITS(pack_push);
-enum { PACK_ROWS = 0, PACK_INPUT = 1, PACK_FILTER = 2, PACK_INPUT_BLOCKS = 4 }; /* pack_tx.comp */
+enum { PACK_ROWS = 0, PACK_INPUT = 1, PACK_FILTER = 2, PACK_INPUT_BLOCKS = 4, PACK_FILTER_BLOCKS = 5 }; /* pack_tx.comp */
+#define PACK_MAX_TAPS 16 /* PACK_FILTER_BLOCKS: 4 * taps floats held per lane */
 #define PACK_GROUPS 64 /* workgroups of a pack at most (tx_pack) */
 
 /* One GEMM as gemm_tx.comp runs it. Data come in units (dense: rows; conv: images) of
@@ -186,11 +187,15 @@ static int tx_chunks(const lsuv_context *ctx, tx_plan *pl)
 static lsuv_status tx_pack(lsuv_context *ctx, uint32_t mode, const lsuv_buffer *src, uint64_t floats,
                            const lsuv_buffer *dst, uint64_t texels, uint64_t n, pack_push pp)
 {
+    /* filters of whole texels of channels, as blocks (pack_tx.comp, mode 5) */
+    if (mode == PACK_FILTER && pp.cg % 4 == 0 && pp.rs <= PACK_MAX_TAPS && lsuv_texel_aligned(src, LSUV_TEXEL_RGBA32F))
+        mode = PACK_FILTER_BLOCKS;
+    int blocks = mode == PACK_INPUT_BLOCKS || mode == PACK_FILTER_BLOCKS;
     lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
     lsuv_status st = lsuv_texel_ref_get(ctx, src, LSUV_TEXEL_R32F, floats, &refs[0]);
     if (st == LSUV_OK)
         st = lsuv_texel_ref_get(ctx, dst, LSUV_TEXEL_RGBA32F, texels, &refs[1]);
-    if (st == LSUV_OK && mode == PACK_INPUT_BLOCKS) /* the source as texels too */
+    if (st == LSUV_OK && blocks) /* the source as texels too */
         st = lsuv_texel_ref_get(ctx, src, LSUV_TEXEL_RGBA32F, floats / 4, &refs[2]);
     if (st == LSUV_OK && mode == PACK_INPUT_BLOCKS && (pp.ph || pp.pw || pp.hp > pp.h + pp.ph || pp.wp > pp.w + pp.pw))
         st = lsuv_buffer_fill(ctx, dst, 0); /* positions no source pixel reaches */
@@ -206,6 +211,8 @@ static lsuv_status tx_pack(lsuv_context *ctx, uint32_t mode, const lsuv_buffer *
         pp.nx = pp.wp * pp.g * pp.t, pp.ny = pp.hp, pp.nz = (uint32_t)n;
     else if (mode == PACK_INPUT_BLOCKS)
         pp.nx = pp.w / 4 * pp.t, pp.ny = pp.h, pp.nz = (uint32_t)n;
+    else if (mode == PACK_FILTER_BLOCKS)
+        pp.nx = pp.t, pp.ny = 1, pp.nz = (uint32_t)n;
     else
         pp.nx = pp.t, pp.ny = pp.rs, pp.nz = (uint32_t)n;
     /* Few workgroups, each looping over many rows: a CPU device pays a fixed cost per
@@ -215,7 +222,8 @@ static lsuv_status tx_pack(lsuv_context *ctx, uint32_t mode, const lsuv_buffer *
     uint32_t gy = capped(ctx, pp.ny, PACK_GROUPS / gx < lim[1] ? PACK_GROUPS / gx : lim[1]);
     uint32_t gz = capped(ctx, pp.nz, PACK_GROUPS / (gx * gy) ? PACK_GROUPS / (gx * gy) : 1);
     lsuv_dispatch_work(ctx, 0, (double)floats * 4 + (double)texels * 16);
-    return lsuv_texel_dispatch(ctx, LSUV_SHADER_PACK_TX, &mode, 1, refs, &pp, sizeof pp, gx, gy,
+    uint32_t spec[2] = {mode, mode == PACK_FILTER_BLOCKS ? pp.rs : 1};
+    return lsuv_texel_dispatch(ctx, LSUV_SHADER_PACK_TX, spec, 2, refs, &pp, sizeof pp, gx, gy,
                                gz < lim[2] ? gz : lim[2]);
 }
 
