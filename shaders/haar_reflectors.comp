@@ -38,8 +38,8 @@ void main()
             imageStore(V, rv + int(t), vec4(0.0));
         head[kr] = x0 + sgn * nrm;
         imageStore(V, rv + int(k4), head);
-        for (uint t = 0u; t < p.ld4; t++)
-            imageStore(QT, rq + int(t), t == k4 ? vec4(equal(uvec4(0u, 1u, 2u, 3u), uvec4(kr))) * -sgn : vec4(0.0));
+        // the rest of the row: zeros the host filled in (a memset, not texel stores)
+        imageStore(QT, rq + int(k4), vec4(equal(uvec4(0u, 1u, 2u, 3u), uvec4(kr))) * -sgn);
         T.v[k] = vv > 0.0 ? 2.0 / vv : 0.0; // a zero tail: H_k = I
     }
 }

@@ -170,6 +170,8 @@ static lsuv_status haar_record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t
         lsuv_buffer pad = lsuv_buffer_slice(&h.vt, mat, padded - mat);
         st = lsuv_buffer_fill(ctx, &pad, 0);
     }
+    if (st == LSUV_OK) /* Q^T starts as D: haar_reflectors writes the diagonal */
+        st = lsuv_buffer_fill(ctx, &h.qt, 0);
     if (st != LSUV_OK)
         return st;
     lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
