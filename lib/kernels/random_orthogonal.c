@@ -120,12 +120,12 @@ static lsuv_status haar_merge(lsuv_context *ctx, const haar_plan *h)
 static lsuv_status haar_factors(lsuv_context *ctx, const haar_plan *h)
 {
     uint64_t square = (uint64_t)h->supers * h->width * h->width;
-    /* S: gram_diag writes its lower half (the half haar_t and the merge read); zeros in
-     * the rest. T: zeros in blocks past n and in those the merge adds into. */
-    lsuv_status st = lsuv_buffer_fill(ctx, &h->s, 0);
-    if (st == LSUV_OK)
-        st = lsuv_k_texel_gram_diag(ctx, &h->vt, h->width, h->supers, h->ld, h->ld, &h->s);
-    if (st == LSUV_OK)
+    /* S: gram_diag writes its lower half and the tiles on the diagonal, all that haar_t
+     * (which loads a row of S whole but uses only what is left of the diagonal) and the
+     * merge read. T: zeros in the blocks the merge adds into, and in blocks past n (none
+     * with one block per superblock: haar_t writes each block's T whole). */
+    lsuv_status st = lsuv_k_texel_gram_diag(ctx, &h->vt, h->width, h->supers, h->ld, h->ld, &h->s);
+    if (st == LSUV_OK && h->sb > 1)
         st = lsuv_buffer_fill(ctx, &h->t, 0);
     lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
     if (st == LSUV_OK)
