@@ -243,7 +243,8 @@ static int bench_kernel_run(const cli_args *a)
             printf("{\"kernel\": \"%s\", \"m\": %u, \"n\": %u, \"k\": %u, \"device\": \"%s\", "
                    "\"variant\": \"%s\", \"repeat\": %ld, \"device_s\": %.6g, \"wall_s\": %.6g, "
                    "\"gflops\": %.4g, \"gflops_wall\": %.4g, \"profile\": [",
-                   a->kernel, m, n, k, lsuv_context_device(ctx)->name, forced && *forced ? forced : "auto", repeat, td, tw,
+                   a->kernel, m, n, k, lsuv_context_device(ctx)->name, forced && *forced ? forced : "auto", repeat,
+                   td, tw,
                    td > 0 ? flops / td * 1e-9 : 0, flops / tw * 1e-9);
             print_profile(stdout, ctx, 1);
             printf("]}\n");

@@ -137,7 +137,8 @@ typedef struct pack_push {
     uint32_t s0, t0, nx, ny, nz, t, k, g, cg, c, h, w, hp, wp, ph, pw, rs, s4;
 } pack_push;
 LSUV_PUSH_FITS(pack_push);
-enum { PACK_ROWS = 0, PACK_INPUT = 1, PACK_FILTER = 2, PACK_INPUT_BLOCKS = 4, PACK_FILTER_BLOCKS = 5 }; /* pack_tx.comp */
+/* pack_tx.comp's modes */
+enum { PACK_ROWS = 0, PACK_INPUT = 1, PACK_FILTER = 2, PACK_INPUT_BLOCKS = 4, PACK_FILTER_BLOCKS = 5 };
 #define PACK_MAX_TAPS 16 /* PACK_FILTER_BLOCKS: 4 * taps floats held per lane */
 #define PACK_GROUPS 64 /* workgroups of a pack at most (tx_pack) */
 

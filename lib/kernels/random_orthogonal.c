@@ -35,17 +35,20 @@ typedef struct haar_plan {
     lsuv_buffer vt, wt, qt, tau, s, t, at, y;
 } haar_plan;
 
-/* Superblocks: the update QT -= A W has the superblock's width as its depth, and on CPU
- * devices a shallow product pays for reading and writing its output as much as for its
- * multiply-adds (bench --kernel update 1024 1024 K: 23 GFLOP/s at K = 64, 37 at 256). Its
- * T is merged from its blocks' T (haar_t.comp's row recurrence costs HB^3 flops a row at
- * once, so a 256-wide one ran 5x longer than four 64-wide ones). The superblocks' wider
- * triangles cost a fifth more flops than blocks of 64 (square 1024: 2.0e9 against 1.69e9,
- * zeros of V and A skipped), run at 35-41 GFLOP/s instead of 20-25. */
+/* Superblocks: the update QT -= A W has the superblock's width w as its depth, and on CPU
+ * devices a shallow product pays for reading and writing its output about as much as for
+ * 64 steps of multiply-adds (bench --kernel update 1024 1024 K: 25 GFLOP/s at K = 64, 37
+ * at 128, 51 at 256). Its T is merged from its blocks' T (haar_t.comp's row recurrence
+ * costs HB^3 flops a row at once, so a 256-wide one ran 5x longer than four 64-wide ones).
+ * The price is the wider triangles (S, W, the parts of A and V the skips miss), growing
+ * like w n m against the output passes' n^2 m / w: w^2 <= 64 n balances them (1024 x 1024:
+ * w = 256, 2.0e9 flops against 1.69e9 with w = 64, in 1.11-1.34 s for mlp20's twenty
+ * against 1.39-1.65 s; n of 256 to 1023: 128). */
 static uint32_t haar_blocks_per_super(uint32_t n)
 {
     uint32_t blocks = (uint32_t)lsuv_ceil_div(n, HAAR_BLOCK), sb = 1;
-    while (sb < HAAR_SUPER && sb < blocks && (uint64_t)(2 * sb * HAAR_BLOCK) * (2 * sb * HAAR_BLOCK) <= (uint64_t)HAAR_BLOCK * n)
+    while (sb < HAAR_SUPER && sb < blocks &&
+           (uint64_t)(2 * sb * HAAR_BLOCK) * (2 * sb * HAAR_BLOCK) <= (uint64_t)HAAR_BLOCK * n)
         sb *= 2;
     return sb;
 }
@@ -76,7 +79,8 @@ int lsuv_k_haar_supported(const lsuv_context *ctx, uint32_t rows, uint32_t cols)
 static lsuv_status haar_block(lsuv_context *ctx, const haar_plan *h, uint32_t k0, uint32_t bb)
 {
     uint64_t row = (uint64_t)h->ld * 4, corner = k0 * row + k0 * 4;
-    uint32_t rows = h->n - k0, ldc = (uint32_t)lsuv_round_up(rows, 16), width = h->ld - k0; /* 16: whole 16 x 16 tiles */
+    uint32_t rows = h->n - k0, width = h->ld - k0;
+    uint32_t ldc = (uint32_t)lsuv_round_up(rows, 16); /* 16: whole 16 x 16 tiles */
     /* rows k0.. of V, W and Q^T are zero before column k0: products start there */
     lsuv_buffer v = lsuv_buffer_slice(&h->vt, corner, bb * row - k0 * 4);
     lsuv_buffer w = lsuv_buffer_slice(&h->wt, corner, h->width * row - k0 * 4);
