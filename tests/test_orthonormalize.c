@@ -511,7 +511,7 @@ static double *ref_haar(const double *g, size_t n, size_t m)
     return qt;
 }
 
-static void check_haar(lsuv_context *ctx, uint32_t rows, uint32_t cols, uint64_t seed)
+static void check_haar_as(lsuv_context *ctx, uint32_t rows, uint32_t cols, uint64_t seed, lsuv_ortho_method method)
 {
     size_t count = (size_t)rows * cols, n = rows < cols ? rows : cols, m = rows < cols ? cols : rows;
     test_rng r = {seed};
@@ -519,7 +519,8 @@ static void check_haar(lsuv_context *ctx, uint32_t rows, uint32_t cols, uint64_t
     test_fill_normal(&r, x, count, 0, 1);
     lsuv_buffer b = test_upload(ctx, x, count);
     cr_assert(lsuv_k_haar_supported(ctx, rows, cols), "%u x %u", rows, cols);
-    cr_assert_eq(lsuv_k_orthogonal_from_gaussian(ctx, &b, rows, cols), LSUV_OK, "%s", lsuv_context_last_error(ctx));
+    cr_assert_eq(lsuv_k_orthogonal_from_gaussian_as(ctx, &b, rows, cols, method), LSUV_OK, "%s",
+                 lsuv_context_last_error(ctx));
     float *q = test_download(ctx, &b, count);
     assert_finite(q, count, "haar");
     /* the Gaussian rows as the kernel reads them (columns when rows > cols) */
@@ -527,22 +528,39 @@ static void check_haar(lsuv_context *ctx, uint32_t rows, uint32_t cols, uint64_t
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < m; j++)
             g[i * m + j] = rows <= cols ? x[i * cols + j] : x[j * cols + i];
-    double *want = ref_haar(g, n, m), worst = 0;
+    /* CholeskyQR gives the Q of a's QR (diag(R) > 0); the Householder construction makes
+     * its reflectors from a's rows as they are (Stewart), another Q of the same law */
+    int cholqr = method == LSUV_ORTHO_CHOLQR ||
+                 (method == LSUV_ORTHO_AUTO && lsuv_k_cholesky_qr_suits(ctx, (uint32_t)n, (uint32_t)m));
+    double *want, worst = 0;
+    if (cholqr) {
+        want = malloc(count * sizeof *want);
+        cr_assert(want && ref_orthonormalize(g, n, m, want, 0) == 0);
+    } else {
+        want = ref_haar(g, n, m);
+    }
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < m; j++) {
             double got = rows <= cols ? q[i * cols + j] : q[j * cols + i];
             worst = fmax(worst, fabs(got - want[i * m + j]));
         }
     double oe = orth_error(q, rows, cols);
-    fprintf(stderr, "  haar %u x %u: orthogonality %.2e, max |Q - Q_ref| %.2e\n", rows, cols, oe, worst);
+        fprintf(stderr, "  haar %u x %u (%s): orthogonality %.2e, max |Q - Q_ref| %.2e\n", rows, cols,
+            cholqr ? "CholeskyQR" : "Householder", oe, worst);
     cr_assert(oe <= ORTH_TOL, "haar %u x %u: max |QQ^T - I| = %.3g", rows, cols, oe);
     cr_assert(worst <= REF_TOL, "haar %u x %u: max |Q - Q_ref| = %.3g", rows, cols, worst);
     free(x), free(q), free(g), free(want);
     lsuv_buffer_free(ctx, &b);
 }
 
-/* Odd shapes both ways: blocks of 32 reflectors with a partial one (n % 32, n % 4 != 0),
- * fewer rows than a block, square, tall (transposed through scratch). */
+static void check_haar(lsuv_context *ctx, uint32_t rows, uint32_t cols, uint64_t seed)
+{
+    check_haar_as(ctx, rows, cols, seed, LSUV_ORTHO_AUTO);
+}
+
+/* Odd shapes both ways: blocks of 64 reflectors in superblocks of up to 256 with partial
+ * ones (n % 64, n % 4 != 0), fewer rows than a block, square, tall (transposed through
+ * scratch); the long ones (m >= 4n) go to CholeskyQR. */
 Test(orthonormalize, haar_from_gaussian_matches_double_reflectors)
 {
     lsuv_context *ctx = test_context();
@@ -551,6 +569,26 @@ Test(orthonormalize, haar_from_gaussian_matches_double_reflectors)
                                          {300, 301}, {530, 520}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         check_haar(ctx, shapes[i][0], shapes[i][1], 60 + i);
+    lsuv_context_destroy(ctx);
+}
+
+/* Long matrices (m >= 4n) both ways, CholeskyQR and the Householder construction forced,
+ * each against its double reference: one block of 64 and less, several with a partial
+ * one, the ratio at its bound, transposed. */
+Test(orthonormalize, haar_long_matrices_both_constructions)
+{
+    lsuv_context *ctx = test_context();
+    static const uint32_t shapes[][2] = {{1, 7}, {3, 13}, {64, 576}, {45, 1001}, {130, 600}, {200, 800}, {1001, 45},
+                                         {96, 1152}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        check_haar_as(ctx, shapes[i][0], shapes[i][1], 80 + i, LSUV_ORTHO_CHOLQR);
+        check_haar_as(ctx, shapes[i][0], shapes[i][1], 80 + i, LSUV_ORTHO_HOUSEHOLDER);
+    }
+    /* not long enough for one pass of CholeskyQR: refused, and said why */
+    lsuv_buffer b = test_alloc_poisoned(ctx, 64 * 255);
+    cr_assert_eq(lsuv_k_orthogonal_from_gaussian_as(ctx, &b, 64, 255, LSUV_ORTHO_CHOLQR), LSUV_ERROR_UNSUPPORTED);
+    cr_assert(strstr(lsuv_context_last_error(ctx), "CholeskyQR"), "%s", lsuv_context_last_error(ctx));
+    lsuv_buffer_free(ctx, &b);
     lsuv_context_destroy(ctx);
 }
 

@@ -542,17 +542,23 @@ lsuv_status lsuv_k_texel_gemm_nt(lsuv_context *ctx, const lsuv_buffer *a, uint32
     return lsuv_k_texel_gemm_nt_k(ctx, a, a_rows, b, b_rows, ld, ld, c, ldc, 0);
 }
 
-/* Multiply-adds of a product whose row tile rt (tr rows) runs its k loop over
- * [first(rt), last(rt)): with the triangle skips, what is declared is what runs. */
-static double tri_flops(uint32_t rows, uint32_t cols, uint32_t k, uint32_t tr, int upper_stop)
+/* Flops of a product with the triangle skips, as they run: row tile r0 (tr rows) runs its
+ * k loop over all k, from its first row on or up to its last row (depth), over all the
+ * columns or (lower) only those of the tc-wide tiles that start before its last row. */
+enum { DEPTH_ALL, DEPTH_FROM_ROW, DEPTH_TO_ROW };
+static double tri_flops(uint32_t rows, uint32_t cols, uint32_t k, uint32_t tr, uint32_t tc, int depth_mode,
+                        int lower)
 {
     double sum = 0;
     for (uint32_t r0 = 0; r0 < rows; r0 += tr) {
-        uint32_t n = rows - r0 < tr ? rows - r0 : tr, depth = upper_stop ? (r0 + tr < k ? r0 + tr : k)
-                                                                          : (r0 < k ? k - r0 : 0);
-        sum += (double)n * depth;
+        uint32_t n = rows - r0 < tr ? rows - r0 : tr;
+        uint32_t depth = depth_mode == DEPTH_TO_ROW     ? (r0 + tr < k ? r0 + tr : k)
+                         : depth_mode == DEPTH_FROM_ROW ? (r0 < k ? k - r0 : 0)
+                                                        : k;
+        uint64_t upto = lower ? lsuv_round_up(r0 + tr, tc) : cols;
+        sum += (double)n * depth * (double)(upto < cols ? upto : cols);
     }
-    return 2.0 * sum * cols;
+    return 2.0 * sum;
 }
 
 lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint32_t a_rows, const lsuv_buffer *b,
@@ -573,7 +579,7 @@ lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint
     /* gemm_tx as a dense layer: data = rows of a, weights = rows of b, out = c */
     tx_push p = {.rows = a_rows, .cols = b_rows, .groups = 1, .d0 = refs[0].first, .w0 = refs[1].first, .t = t,
                  .r = 1, .s = 1, .d_img = st4, .ohw = 1, .ow = 1, .ybs = ldc, .ycs = 1, .wst = st4,
-                 .tri = flags & LSUV_TX_TRAPEZOID ? TX_TRI_K : 0};
+                 .tri = (flags & LSUV_TX_TRAPEZOID ? TX_TRI_K : 0) | (flags & LSUV_TX_LOWER ? TX_TRI_LOWER : 0)};
     lsuv_push_address(p.y, c->address);
     /* 4 x 4 tiles where 8 x 8 ones would fill fewer than two workgroups (one core of a
      * CPU device; e.g. a 64 x 64 Gram matrix): 4x the invocations; else tx_tiles' choice */
@@ -584,7 +590,10 @@ lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint
         LSUV_OK)
         return st;
     uint64_t tiles = (uint64_t)lsuv_ceil_div(a_rows, spec[0]) * lsuv_ceil_div(b_rows, spec[1]);
-    lsuv_dispatch_work(ctx, p.tri ? tri_flops(a_rows, b_rows, k, spec[0], 0) : 2.0 * a_rows * b_rows * k, 0);
+    lsuv_dispatch_work(ctx,
+                       tri_flops(a_rows, b_rows, k, spec[0], spec[1], p.tri & TX_TRI_K ? DEPTH_FROM_ROW : DEPTH_ALL,
+                                 (p.tri & TX_TRI_LOWER) != 0),
+                       0);
     return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TX, spec, 3, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
 }
@@ -629,7 +638,7 @@ lsuv_status lsuv_k_texel_gemm_tn_update(lsuv_context *ctx, const lsuv_buffer *at
     }
     uint64_t tiles = (rows_t / t) * (cols_t / t);
     uint32_t spec[3] = {txy, t, t};
-    lsuv_dispatch_work(ctx, p.tri ? tri_flops(rows, cols, k, t, 1) : 2.0 * rows * cols * k, 0);
+    lsuv_dispatch_work(ctx, tri_flops(rows, cols, k, t, t, p.tri ? DEPTH_TO_ROW : DEPTH_ALL, 0), 0);
     return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, spec, 3, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), 1, 1);
 }
@@ -701,7 +710,7 @@ lsuv_status lsuv_k_texel_gemm_tn_diag(lsuv_context *ctx, const lsuv_buffer *at, 
     uint64_t tiles = (uint64_t)(block / tile) * (ld / tile);
     double flops = 0; /* at_z upper triangular: row tile rt stops at depth (rt + 1) * tile */
     for (uint32_t z = 0; z < count; z++)
-        flops += tri_flops(block, ld - z * block, block, tile, 1);
+        flops += tri_flops(block, ld - z * block, block, tile, tile, DEPTH_TO_ROW, 0);
     lsuv_dispatch_work(ctx, flops, 0);
     return lsuv_texel_dispatch(ctx, LSUV_SHADER_GEMM_TXK, spec, 3, refs, &p, sizeof p,
                                capped(ctx, lsuv_ceil_div(tiles, 64), ctx->info.max_workgroup_count[0]), count, 1);

@@ -26,6 +26,15 @@ lsuv_status lsuv_k_orthonormalize(lsuv_context *ctx, const lsuv_buffer *a, uint3
  * draw from the same distribution at half the flops. CPU devices with texel views only:
  * lsuv_k_haar_supported says whether it runs (LSUV_MGS_KERNEL=gpu|cpu turn it off). */
 int lsuv_k_haar_supported(const lsuv_context *ctx, uint32_t rows, uint32_t cols);
+/* (cholesky_qr.c) The same for Gaussian n x m with m >= LSUV_CHOLQR_RATIO n (well
+ * conditioned: one pass of CholeskyQR is accurate): vt (round_up(n, 64) rows of ld floats,
+ * zero past n and past m; overwritten) gives qt (as many rows, zero past n) with
+ * orthonormal rows, vt = L qt, diag(L) > 0. lsuv_k_cholesky_qr_suits: the shape and the
+ * texel views allow it. */
+#define LSUV_CHOLQR_RATIO 4
+int lsuv_k_cholesky_qr_suits(const lsuv_context *ctx, uint32_t n, uint32_t m);
+lsuv_status lsuv_k_cholesky_qr_rows(lsuv_context *ctx, const lsuv_buffer *vt, const lsuv_buffer *qt, uint32_t n,
+                                    uint32_t ld);
 /* Shared by the two (orthonormalize.c): whether the CPU-device MGS set runs, and its copy
  * kernel: dst (rows x dst_ld) = src or its transpose, columns from cols on zero (cpu: the
  * CPU-device form, else the GPU one). */
@@ -34,6 +43,11 @@ lsuv_status lsuv_k_copy_rows(lsuv_context *ctx, int cpu, const lsuv_buffer *src,
                              uint32_t rows, uint32_t cols, uint32_t src_ld, uint32_t dst_ld, int transpose);
 lsuv_status lsuv_k_orthogonal_from_gaussian(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows,
                                             uint32_t cols);
+/* The same with the construction named (tests): AUTO takes CholeskyQR where
+ * lsuv_k_cholesky_qr_suits, else Householder reflectors. */
+typedef enum { LSUV_ORTHO_AUTO, LSUV_ORTHO_HOUSEHOLDER, LSUV_ORTHO_CHOLQR } lsuv_ortho_method;
+lsuv_status lsuv_k_orthogonal_from_gaussian_as(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows,
+                                               uint32_t cols, lsuv_ortho_method method);
 
 /* Products of the block orthonormalization on CPU devices, through the texel kernels
  * (gemm_tx, gemm_txk; forward_gemm.c). Operands are rows of floats in place, 16-byte
@@ -47,8 +61,11 @@ lsuv_status lsuv_k_orthogonal_from_gaussian(lsuv_context *ctx, const lsuv_buffer
 int lsuv_k_texel_products_ok(const lsuv_context *ctx, uint64_t texels);
 /* Zeros the products may skip (flags), as the Householder blocks hold them:
  *   LSUV_TX_TRAPEZOID  (gemm_nt_k) row i of a is zero before float i
- *   LSUV_TX_TRIANGULAR (gemm_tn_update) at[k][i] = 0 for k > i */
-enum { LSUV_TX_TRAPEZOID = 1, LSUV_TX_TRIANGULAR = 2 };
+ *   LSUV_TX_TRIANGULAR (gemm_tn_update) at[k][i] = 0 for k > i
+ * and half a product not needed:
+ *   LSUV_TX_LOWER      (gemm_nt_k, a Gram matrix: a = b) only c's tiles on or below its
+ *                      diagonal are made; those wholly above it are not written */
+enum { LSUV_TX_TRAPEZOID = 1, LSUV_TX_TRIANGULAR = 2, LSUV_TX_LOWER = 4 };
 /* gemm_nt over the first k floats of rows ld floats apart (k % 4 == 0) */
 lsuv_status lsuv_k_texel_gemm_nt_k(lsuv_context *ctx, const lsuv_buffer *a, uint32_t a_rows, const lsuv_buffer *b,
                                    uint32_t b_rows, uint32_t k, uint32_t ld, const lsuv_buffer *c, uint32_t ldc,

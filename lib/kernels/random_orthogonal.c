@@ -149,21 +149,55 @@ static lsuv_status haar_factors(lsuv_context *ctx, const haar_plan *h)
     return lsuv_k_texel_gemm_tn_diag(ctx, &h->t, h->width, h->supers, &h->vt, h->ld, &h->wt);
 }
 
-static lsuv_status haar_record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows, uint32_t cols)
+/* The Householder construction: V (h->vt, whole superblocks of rows, zero past n) to Q^T
+ * (h->qt). */
+static lsuv_status haar_construct(lsuv_context *ctx, haar_plan *h)
+{
+    uint64_t padded = (uint64_t)h->supers * h->width * h->ld * 4, mat = (uint64_t)h->n * h->ld * 4;
+    uint64_t square = (uint64_t)h->supers * h->width * h->width * 4, half = (uint64_t)h->width / 2;
+    lsuv_status st;
+    if ((st = lsuv_scratch(ctx, padded, &h->wt)) != LSUV_OK ||
+        (st = lsuv_scratch(ctx, (uint64_t)h->n * 4, &h->tau)) != LSUV_OK ||
+        (st = lsuv_scratch(ctx, square, &h->s)) != LSUV_OK || (st = lsuv_scratch(ctx, square, &h->t)) != LSUV_OK ||
+        (st = lsuv_scratch(ctx, (uint64_t)h->width * lsuv_round_up(h->n, 16) * 4, &h->at)) != LSUV_OK ||
+        (half >= HAAR_BLOCK && (st = lsuv_scratch(ctx, half * half * 4, &h->y)) != LSUV_OK) ||
+        (st = lsuv_buffer_fill(ctx, &h->qt, 0)) != LSUV_OK) /* Q^T starts as D: haar_reflectors writes the diagonal */
+        return st;
+    lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
+    if ((st = lsuv_texel_ref_get(ctx, &h->vt, LSUV_TEXEL_RGBA32F, mat / 16, &refs[0])) != LSUV_OK ||
+        (st = lsuv_texel_ref_get(ctx, &h->qt, LSUV_TEXEL_RGBA32F, mat / 16, &refs[1])) != LSUV_OK)
+        return st;
+    struct { uint32_t tau[2], n, ld4, v0, q0; } pr = {.n = h->n, .ld4 = h->ld / 4, .v0 = refs[0].first,
+                                                       .q0 = refs[1].first};
+    lsuv_push_address(pr.tau, h->tau.address);
+    LSUV_PUSH_FITS(pr);
+    if ((st = lsuv_texel_dispatch(ctx, LSUV_SHADER_HAAR_REFLECTORS, NULL, 0, refs, &pr, sizeof pr,
+                                  lsuv_ceil_div(h->n, 64), 1, 1)) != LSUV_OK ||
+        (st = haar_factors(ctx, h)) != LSUV_OK)
+        return st;
+    for (uint32_t b = h->supers; b-- > 0;) {
+        uint32_t k0 = b * h->width, bb = h->n - k0 < h->width ? h->n - k0 : h->width;
+        if ((st = haar_block(ctx, h, k0, bb)) != LSUV_OK)
+            return st;
+    }
+    return LSUV_OK;
+}
+
+/* a's rows (its columns when rows > cols) into V, rows of ld floats padded with zeros to
+ * what the construction takes, the construction, Q^T back into a. */
+static lsuv_status record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows, uint32_t cols,
+                          lsuv_ortho_method method)
 {
     int columns = rows > cols;
     haar_plan h = {0};
     haar_shape(&h, columns ? cols : rows, columns ? rows : cols);
-    uint64_t mat = (uint64_t)h.n * h.ld * 4, padded = (uint64_t)h.supers * h.width * h.ld * 4;
-    uint64_t square = (uint64_t)h.supers * h.width * h.width * 4, half = (uint64_t)h.width / 2;
+    int cholqr = method == LSUV_ORTHO_CHOLQR || (method == LSUV_ORTHO_AUTO && lsuv_k_cholesky_qr_suits(ctx, h.n, h.m));
+    uint64_t vrows = cholqr ? lsuv_round_up(h.n, 64) : (uint64_t)h.supers * h.width;
+    uint64_t mat = (uint64_t)h.n * h.ld * 4, padded = vrows * h.ld * 4;
     lsuv_status st;
-    /* V and W hold whole superblocks of rows (zero rows past n: a short last one) */
-    if ((st = lsuv_scratch(ctx, padded, &h.vt)) != LSUV_OK || (st = lsuv_scratch(ctx, padded, &h.wt)) != LSUV_OK ||
-        (st = lsuv_scratch(ctx, mat, &h.qt)) != LSUV_OK ||
-        (st = lsuv_scratch(ctx, (uint64_t)h.n * 4, &h.tau)) != LSUV_OK ||
-        (st = lsuv_scratch(ctx, square, &h.s)) != LSUV_OK || (st = lsuv_scratch(ctx, square, &h.t)) != LSUV_OK ||
-        (st = lsuv_scratch(ctx, (uint64_t)h.width * lsuv_round_up(h.n, 16) * 4, &h.at)) != LSUV_OK ||
-        (half >= HAAR_BLOCK && (st = lsuv_scratch(ctx, half * half * 4, &h.y)) != LSUV_OK))
+    /* V (and Q^T for CholeskyQR) hold whole blocks of rows (zero rows past n) */
+    if ((st = lsuv_scratch(ctx, padded, &h.vt)) != LSUV_OK ||
+        (st = lsuv_scratch(ctx, cholqr ? padded : mat, &h.qt)) != LSUV_OK)
         return st;
     /* rows as they are (no transpose, no padding): byte copies, else the copy kernel */
     int plain = !columns && h.ld == h.m;
@@ -174,44 +208,36 @@ static lsuv_status haar_record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t
         lsuv_buffer pad = lsuv_buffer_slice(&h.vt, mat, padded - mat);
         st = lsuv_buffer_fill(ctx, &pad, 0);
     }
-    if (st == LSUV_OK) /* Q^T starts as D: haar_reflectors writes the diagonal */
-        st = lsuv_buffer_fill(ctx, &h.qt, 0);
+    if (st == LSUV_OK)
+        st = cholqr ? lsuv_k_cholesky_qr_rows(ctx, &h.vt, &h.qt, h.n, h.ld) : haar_construct(ctx, &h);
     if (st != LSUV_OK)
         return st;
-    lsuv_texel_ref refs[LSUV_TEXEL_BINDINGS] = {{0}};
-    if ((st = lsuv_texel_ref_get(ctx, &h.vt, LSUV_TEXEL_RGBA32F, mat / 16, &refs[0])) != LSUV_OK ||
-        (st = lsuv_texel_ref_get(ctx, &h.qt, LSUV_TEXEL_RGBA32F, mat / 16, &refs[1])) != LSUV_OK)
-        return st;
-    struct { uint32_t tau[2], n, ld4, v0, q0; } pr = {.n = h.n, .ld4 = h.ld / 4, .v0 = refs[0].first,
-                                                       .q0 = refs[1].first};
-    lsuv_push_address(pr.tau, h.tau.address);
-    LSUV_PUSH_FITS(pr);
-    if ((st = lsuv_texel_dispatch(ctx, LSUV_SHADER_HAAR_REFLECTORS, NULL, 0, refs, &pr, sizeof pr,
-                                  lsuv_ceil_div(h.n, 64), 1, 1)) != LSUV_OK ||
-        (st = haar_factors(ctx, &h)) != LSUV_OK)
-        return st;
-    for (uint32_t b = h.supers; b-- > 0;) {
-        uint32_t k0 = b * h.width, bb = h.n - k0 < h.width ? h.n - k0 : h.width;
-        if ((st = haar_block(ctx, &h, k0, bb)) != LSUV_OK)
-            return st;
-    }
-    return plain ? lsuv_buffer_copy(ctx, &h.qt, &whole)
+    lsuv_buffer q = lsuv_buffer_slice(&h.qt, 0, mat);
+    return plain ? lsuv_buffer_copy(ctx, &q, &whole)
                  : lsuv_k_copy_rows(ctx, 1, &h.qt, a, rows, cols, h.ld, cols, columns);
 }
 
-lsuv_status lsuv_k_orthogonal_from_gaussian(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows, uint32_t cols)
+lsuv_status lsuv_k_orthogonal_from_gaussian_as(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows, uint32_t cols,
+                                               lsuv_ortho_method method)
 {
     if (!ctx)
         return LSUV_ERROR_INVALID_ARGUMENT;
     if (!a || !a->address || rows == 0 || cols == 0 || a->size < (uint64_t)rows * cols * 4)
         return lsuv_fail(ctx, LSUV_ERROR_INVALID_ARGUMENT, "random orthogonal: no %u x %u matrix buffer", rows, cols);
-    if (!lsuv_k_haar_supported(ctx, rows, cols))
+    if (!lsuv_k_haar_supported(ctx, rows, cols) ||
+        (method == LSUV_ORTHO_CHOLQR &&
+         !lsuv_k_cholesky_qr_suits(ctx, rows < cols ? rows : cols, rows < cols ? cols : rows)))
         return lsuv_fail(ctx, LSUV_ERROR_UNSUPPORTED,
-                         "random orthogonal: %u x %u needs the CPU-device texel kernels and one texel view", rows,
-                         cols);
+                         "random orthogonal: %u x %u needs the CPU-device texel kernels and one texel view%s", rows,
+                         cols, method == LSUV_ORTHO_CHOLQR ? " (CholeskyQR: and a 4x wider than tall matrix)" : "");
     lsuv_phase saved = ctx->phase;
     lsuv_set_phase(ctx, LSUV_PHASE_ORTHONORMALIZE);
-    lsuv_status st = haar_record(ctx, a, rows, cols);
+    lsuv_status st = record(ctx, a, rows, cols, method);
     lsuv_set_phase(ctx, saved);
     return st;
+}
+
+lsuv_status lsuv_k_orthogonal_from_gaussian(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows, uint32_t cols)
+{
+    return lsuv_k_orthogonal_from_gaussian_as(ctx, a, rows, cols, LSUV_ORTHO_AUTO);
 }
