@@ -7,7 +7,7 @@
 // One workgroup of CB invocations; invocation r owns row r of the block in a private array
 // with constant indices (every loop unrolled: on CPU devices dynamic indexing and
 // device-address loads are loops over the lanes), right-looking: at step k the pivot's
-// column goes through memory (the block's rows of G, a texel view) and a barrier.
+// column goes through memory (the block's rows of G, a texel view) and one barrier.
 // Rows at or past n (padding up to whole blocks) are rows of the identity. A pivot that is
 // not positive (never for the Gaussian matrices this serves, m >= 4n) is taken as tiny:
 // the result stays finite.
@@ -39,36 +39,32 @@ void main()
     [[unroll]] for (uint c = 0; c < CB; c++)
         if (pad)
             a[c] = c == r ? 1.0 : 0.0;
-    // right-looking: after step k, a[k] is L[r][k] for r >= k
+    // right-looking: after step k, a[k] is L[r][k] for r >= k. Column k goes through
+    // memory unscaled, each lane storing its row's texel with the values it had when
+    // their columns' steps came (u), so a texel never changes a value another lane may
+    // still read: one barrier a step.
+    float u[CB];
     [[unroll]] for (uint k = 0; k < CB; k++) {
-        if (r == k) {
-            float d = sqrt(max(a[k], 1e-30));
-            a[k] = d;
-        }
-        // the pivot row's diagonal to all: through G's (k, k) element
+        u[k] = a[k];
+        imageStore(G, at + int(k / 4), vec4(u[k & ~3u], (k & 3u) >= 1 ? u[(k & ~3u) + 1] : a[(k & ~3u) + 1],
+                                            (k & 3u) >= 2 ? u[(k & ~3u) + 2] : a[(k & ~3u) + 2],
+                                            (k & 3u) >= 3 ? u[(k & ~3u) + 3] : a[(k & ~3u) + 3]));
+        memoryBarrierImage();
+        barrier();
+        float d = sqrt(max(imageLoad(G, int(p.g0 + (p.k0 + k) * p.ldg4 + (p.k0 + k) / 4))[k % 4], 1e-30));
         if (r == k)
-            imageStore(G, at + int(k / 4), vec4(a[k]));
-        memoryBarrierImage();
-        barrier();
-        float d = imageLoad(G, int(p.g0 + (p.k0 + k) * p.ldg4 + (p.k0 + k) / 4)).x;
-        if (r > k)
-            a[k] /= d;
-        // column k of L to all: each row's L[r][k] at its (r, k) element
-        barrier();
-        if (r > k)
-            imageStore(G, at + int(k / 4), vec4(a[k]));
-        memoryBarrierImage();
-        barrier();
+            a[k] = d;
         if (r > k) {
+            float l = a[k] / d, ld = l / d; // L[j][k] = raw / d: l L[j][k] = ld raw
+            a[k] = l;
             [[unroll]] for (uint j = k + 1; j < CB; j++) {
                 if (j > r)
                     break;
-                float lj = imageLoad(G, int(p.g0 + (p.k0 + j) * p.ldg4 + (p.k0 + k) / 4))[k % 4];
-                a[j] = fma(-a[k], lj, a[j]);
+                a[j] = fma(-ld, imageLoad(G, int(p.g0 + (p.k0 + j) * p.ldg4 + (p.k0 + k) / 4))[k % 4], a[j]);
             }
         }
-        barrier();
     }
+    barrier(); // every lane done reading before the rows are rewritten
     // L's rows back in place (the products read L through G only via LI; kept for the
     // column solve below), zeros above the diagonal
     [[unroll]] for (uint q = 0; q < CB / 4; q++)

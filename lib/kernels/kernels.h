@@ -23,8 +23,10 @@ lsuv_status lsuv_k_orthonormalize(lsuv_context *ctx, const lsuv_buffer *a, uint3
 /* (random_orthogonal.c) A Haar-distributed orthogonal matrix (orthonormal rows, or columns when rows > cols)
  * made from the Gaussian values in a, in place: Householder reflectors straight from its
  * rows (Stewart 1980), formed in blocks by texel products: not the Q of a's QR, but a
- * draw from the same distribution at half the flops. CPU devices with texel views only:
- * lsuv_k_haar_supported says whether it runs (LSUV_MGS_KERNEL=gpu|cpu turn it off). */
+ * draw from the same distribution at half the flops; for matrices at least
+ * LSUV_CHOLQR_RATIO times as long as wide, the Q of a's QR by CholeskyQR (cholesky_qr.c).
+ * CPU devices with texel views only: lsuv_k_haar_supported says whether it runs
+ * (LSUV_MGS_KERNEL=gpu|cpu turn it off). */
 int lsuv_k_haar_supported(const lsuv_context *ctx, uint32_t rows, uint32_t cols);
 /* (cholesky_qr.c) The same for Gaussian n x m with m >= LSUV_CHOLQR_RATIO n (well
  * conditioned: one pass of CholeskyQR is accurate): vt (round_up(n, 64) rows of ld floats,

@@ -1,5 +1,8 @@
 /* random_orthogonal.c - a Haar-distributed orthogonal matrix from a Gaussian one, for the
  * orthonormal pre-init on CPU devices (host side of haar_reflectors.comp, haar_t.comp).
+ * Matrices at least LSUV_CHOLQR_RATIO times as long as wide go to CholeskyQR instead
+ * (cholesky_qr.c: deep products only, and well conditioned there); this file copies them
+ * in and out for either construction.
  *
  * The orthonormal pre-init needs a random orthogonal matrix, not the Q of one given
  * matrix. Householder QR of a Gaussian matrix G makes its k-th reflector from a column
