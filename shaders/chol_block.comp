@@ -13,7 +13,7 @@
 // the result stays finite.
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
-#define CB 64 // CHOL_BLOCK in cholesky_qr.c
+#define CB 64 // LSUV_CHOLQR_BLOCK in kernels.h
 layout(local_size_x = CB) in;
 layout(set = 0, binding = 0, rgba32f) uniform coherent imageBuffer G;
 layout(push_constant) uniform P {
@@ -65,8 +65,8 @@ void main()
         }
     }
     barrier(); // every lane done reading before the rows are rewritten
-    // L's rows back in place (the products read L through G only via LI; kept for the
-    // column solve below), zeros above the diagonal
+    // L's rows back in place, zeros above the diagonal: the column solve below reads them
+    // (the products outside use L only through LI and LIT)
     [[unroll]] for (uint q = 0; q < CB / 4; q++)
         imageStore(G, at + int(q), vec4(4 * q <= r ? a[4 * q] : 0.0, 4 * q + 1 <= r ? a[4 * q + 1] : 0.0,
                                         4 * q + 2 <= r ? a[4 * q + 2] : 0.0, 4 * q + 3 <= r ? a[4 * q + 3] : 0.0));

@@ -3,14 +3,15 @@
  * chooses it and does the copies).
  *
  * For V (n x m) with V = L Q^T, L lower triangular with a positive diagonal (the QR of
- * V^T with diag(R) > 0, so Q is Haar-distributed when V is Gaussian, the same Q as the
- * Householder construction's in exact arithmetic): G = V V^T = L L^T, Q^T = L^{-1} V.
+ * V^T with diag(R) > 0, so Q is Haar-distributed when V is Gaussian: the same law as the
+ * Householder construction's, not the same matrix, whose reflectors come from V's rows as
+ * they are): G = V V^T = L L^T, Q^T = L^{-1} V.
  * Its error grows like cond(V)^2 u; a Gaussian n x m matrix has cond about
  * (sqrt m + sqrt n) / (sqrt m - sqrt n), 3 at m = 4n (random_orthogonal.c's threshold),
  * so one pass suffices there. What it buys: its products are deep (the Gram matrix m
  * deep, the solve's updates up to n), where the Householder construction's updates are as
  * shallow as its blocks and its blocks' triangles add flops that grow with m; and a
- * matrix of up to 64 rows is three dispatches.
+ * matrix of up to 64 rows is four commands (Gram product, fill, block, product).
  *
  * Blocked, CHOL_BLOCK rows at a time, all through the texel products:
  *   G = V V^T, its lower half                  (gemm_tx; what is above the diagonal is
@@ -25,7 +26,7 @@
 #include "common/util.h"
 #include "kernels/kernels.h"
 
-#define CHOL_BLOCK 64 /* CB in chol_block.comp */
+#define CHOL_BLOCK LSUV_CHOLQR_BLOCK /* CB in chol_block.comp */
 
 int lsuv_k_cholesky_qr_suits(const lsuv_context *ctx, uint32_t n, uint32_t m)
 {

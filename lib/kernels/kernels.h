@@ -29,11 +29,12 @@ lsuv_status lsuv_k_orthonormalize(lsuv_context *ctx, const lsuv_buffer *a, uint3
  * (LSUV_MGS_KERNEL=gpu|cpu turn it off). */
 int lsuv_k_haar_supported(const lsuv_context *ctx, uint32_t rows, uint32_t cols);
 /* (cholesky_qr.c) The same for Gaussian n x m with m >= LSUV_CHOLQR_RATIO n (well
- * conditioned: one pass of CholeskyQR is accurate): vt (round_up(n, 64) rows of ld floats,
+ * conditioned: one pass of CholeskyQR is accurate): vt (round_up(n, LSUV_CHOLQR_BLOCK) rows of ld floats,
  * zero past n and past m; overwritten) gives qt (as many rows, zero past n) with
  * orthonormal rows, vt = L qt, diag(L) > 0. lsuv_k_cholesky_qr_suits: the shape and the
  * texel views allow it. */
 #define LSUV_CHOLQR_RATIO 4
+#define LSUV_CHOLQR_BLOCK 64 /* rows per block of the factorization (CB in chol_block.comp) */
 int lsuv_k_cholesky_qr_suits(const lsuv_context *ctx, uint32_t n, uint32_t m);
 lsuv_status lsuv_k_cholesky_qr_rows(lsuv_context *ctx, const lsuv_buffer *vt, const lsuv_buffer *qt, uint32_t n,
                                     uint32_t ld);

@@ -195,7 +195,7 @@ static lsuv_status record(lsuv_context *ctx, const lsuv_buffer *a, uint32_t rows
     haar_plan h = {0};
     haar_shape(&h, columns ? cols : rows, columns ? rows : cols);
     int cholqr = method == LSUV_ORTHO_CHOLQR || (method == LSUV_ORTHO_AUTO && lsuv_k_cholesky_qr_suits(ctx, h.n, h.m));
-    uint64_t vrows = cholqr ? lsuv_round_up(h.n, 64) : (uint64_t)h.supers * h.width;
+    uint64_t vrows = cholqr ? lsuv_round_up(h.n, LSUV_CHOLQR_BLOCK) : (uint64_t)h.supers * h.width;
     uint64_t mat = (uint64_t)h.n * h.ld * 4, padded = vrows * h.ld * 4;
     lsuv_status st;
     /* V (and Q^T for CholeskyQR) hold whole blocks of rows (zero rows past n) */
